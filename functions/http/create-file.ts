@@ -1,0 +1,22 @@
+import { createFile } from '../../lib/domain/files';
+import { parseUploadParams } from '../../lib/domain/upload-params';
+import { authenticate } from '../../lib/http/auth';
+import { query, type HttpEvent } from '../../lib/http/request';
+import { json } from '../../lib/http/responses';
+import { httpRoute } from '../../lib/http/route';
+import { readUploadBody } from '../../lib/http/upload-body';
+import { services } from '../../lib/services';
+
+/** POST /companies/{company_id}/files: a new file, with its first upload if data is sent. */
+export const handler = httpRoute(async (event: HttpEvent) => {
+  const principal = await authenticate(event);
+  const params = parseUploadParams(query(event));
+  const data = await readUploadBody(event);
+  const resource = await createFile(services, {
+    principal,
+    companyId: event.pathParameters?.['company_id'],
+    params,
+    data,
+  });
+  return json(200, { resource });
+});

@@ -1,0 +1,16 @@
+import { downloadLink } from '../../lib/domain/files';
+import { authenticate } from '../../lib/http/auth';
+import { fileRoute, isOff, query, type HttpEvent } from '../../lib/http/request';
+import { json, redirect } from '../../lib/http/responses';
+import { httpRoute } from '../../lib/http/route';
+import { services } from '../../lib/services';
+
+/**
+ * GET /companies/{company_id}/files/{file_id}/download: 302 to a short-lived presigned S3 URL,
+ * or `{url, expires_at}` with `redirect=false`. Not cached: an overwrite retires the object.
+ */
+export const handler = httpRoute(async (event: HttpEvent) => {
+  const principal = await authenticate(event, { queryToken: true });
+  const link = await downloadLink(services, { principal, ...fileRoute(event) });
+  return isOff(query(event)['redirect']) ? json(200, link) : redirect(link.url);
+});

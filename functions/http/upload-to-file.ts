@@ -1,0 +1,17 @@
+import { uploadToFile } from '../../lib/domain/files';
+import { parseUploadParams } from '../../lib/domain/upload-params';
+import { authenticate } from '../../lib/http/auth';
+import { fileRoute, query, type HttpEvent } from '../../lib/http/request';
+import { json } from '../../lib/http/responses';
+import { httpRoute } from '../../lib/http/route';
+import { readUploadBody } from '../../lib/http/upload-body';
+import { services } from '../../lib/services';
+
+/** POST /companies/{company_id}/files/{file_id}: upload into the file, or overwrite it (apps). */
+export const handler = httpRoute(async (event: HttpEvent) => {
+  const principal = await authenticate(event);
+  const params = parseUploadParams(query(event));
+  const data = await readUploadBody(event);
+  const resource = await uploadToFile(services, { principal, ...fileRoute(event), params, data });
+  return json(200, { resource });
+});

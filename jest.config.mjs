@@ -1,0 +1,32 @@
+const common = {
+  testEnvironment: 'node',
+  transform: {
+    '^.+\\.(ts|mts|js|mjs)$': [
+      '@swc/jest',
+      { jsc: { target: 'es2023', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
+    ],
+  },
+  // middy and jose ship ES modules only; jest's module loader needs them as CommonJS.
+  transformIgnorePatterns: ['/node_modules/(?!(@middy|jose)/)'],
+  moduleFileExtensions: ['ts', 'mts', 'js', 'mjs', 'json'],
+};
+
+export default {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/tests/unit/**/*.test.ts'],
+      setupFiles: ['<rootDir>/tests/helpers/unit-env.ts'],
+    },
+    {
+      ...common,
+      displayName: 'stack',
+      testMatch: ['<rootDir>/tests/integration/**/*.test.ts', '<rootDir>/tests/e2e/**/*.test.ts'],
+      // One local stack (s3rver, dynalite, serverless offline) on free ports for the whole run.
+      globalSetup: '<rootDir>/tests/helpers/global-setup.ts',
+      globalTeardown: '<rootDir>/tests/helpers/global-teardown.ts',
+      testTimeout: 60_000,
+    },
+  ],
+};

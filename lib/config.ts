@@ -1,0 +1,53 @@
+/**
+ * The only reader of process.env. Loaded once per cold start; a missing or malformed setting
+ * fails the cold start instead of surfacing later as a confusing runtime error.
+ */
+export interface Config {
+  readonly filesTable: string;
+  readonly membersTable: string;
+  readonly bucket: string;
+  readonly jwtSecret: string;
+  /** Set only against local emulators (s3rver, dynalite); absent on AWS. */
+  readonly s3Endpoint: string | undefined;
+  readonly dynamodbEndpoint: string | undefined;
+  readonly downloadUrlTtlSeconds: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`Missing required environment variable ${name}`);
+  return value;
+}
+
+function optional(env: Env, name: string): string | undefined {
+  return env[name] || undefined;
+}
+
+function integer(env: Env, name: string, min: number, max: number): number {
+  const raw = required(env, name);
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`Environment variable ${name} must be an integer in ${min}..${max}`);
+  }
+  return value;
+}
+
+export function loadConfig(env: Env): Config {
+  const jwtSecret = required(env, 'JWT_SECRET');
+  // HS256 with a short secret is brute-forceable offline from any token.
+  if (Buffer.byteLength(jwtSecret) < 32) throw new Error('JWT_SECRET must be at least 32 bytes');
+  return Object.freeze({
+    filesTable: required(env, 'FILES_TABLE'),
+    membersTable: required(env, 'MEMBERS_TABLE'),
+    bucket: required(env, 'BUCKET'),
+    jwtSecret,
+    s3Endpoint: optional(env, 'S3_ENDPOINT'),
+    dynamodbEndpoint: optional(env, 'DYNAMODB_ENDPOINT'),
+    // Presigned URLs signed with a Lambda role's session die with it: keep them to minutes.
+    downloadUrlTtlSeconds: integer(env, 'DOWNLOAD_URL_TTL_SECONDS', 10, 3600),
+  });
+}
+
+export const config: Config = loadConfig(process.env);

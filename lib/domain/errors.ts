@@ -1,0 +1,31 @@
+/**
+ * Typed failures of the file lifecycle. lib/http/errors.ts maps each kind to an HTTP status
+ * once; messages are written for the API client and must never carry internals.
+ */
+export type ErrorKind =
+  | 'BadRequest'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'NotFound'
+  | 'Conflict'
+  | 'TooLarge'
+  | 'UnsupportedMediaType';
+
+export class DomainError extends Error {
+  readonly kind: ErrorKind;
+
+  constructor(kind: ErrorKind, message: string) {
+    super(message);
+    this.kind = kind;
+    this.name = kind;
+  }
+}
+
+export const badRequest = (message: string) => new DomainError('BadRequest', message);
+export const unauthorized = (message: string) => new DomainError('Unauthorized', message);
+export const forbidden = (message: string) => new DomainError('Forbidden', message);
+export const notFound = (message: string) => new DomainError('NotFound', message);
+export const conflict = (message: string) => new DomainError('Conflict', message);
+export const tooLarge = (message: string) => new DomainError('TooLarge', message);
+export const unsupportedMediaType = (message: string) =>
+  new DomainError('UnsupportedMediaType', message);

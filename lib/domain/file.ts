@@ -1,0 +1,113 @@
+import type { Principal } from './principal';
+
+export type ThumbnailsStatus = 'waiting' | 'done' | 'error';
+
+export interface Thumbnail {
+  index: number;
+  id: string;
+  type: string;
+  size: number;
+  width: number;
+  height: number;
+}
+
+/** The complete content of a file: one object at keys.data(company, file, revision). */
+export interface Content {
+  revision: string;
+  name: string;
+  mime: string;
+  size: number;
+  chunks: number;
+  thumbnails_status: ThumbnailsStatus;
+  thumbnails: Thumbnail[];
+}
+
+/** What a client announced when it created the file without data. */
+export interface Declared {
+  name?: string;
+  mime?: string;
+  total_size?: number;
+  total_chunks?: number;
+}
+
+/** The stored record (one DynamoDB item), snake_case like Twake's file entity. */
+export interface FileRecord {
+  company_id: string;
+  id: string;
+  user_id: string | null;
+  application_id: string | null;
+  created_at: number;
+  updated_at: number;
+  declared?: Declared;
+  content?: Content;
+  /** Set by a delete in progress: the file is gone for readers, objects are being removed. */
+  deleting?: boolean;
+}
+
+/** Twake's public file object. Fields may be added, never renamed or removed. */
+export interface PublicFile {
+  company_id: string;
+  id: string;
+  user_id: string | null;
+  application_id: string | null;
+  created_at: number;
+  updated_at: number;
+  metadata: { name?: string; mime?: string; thumbnails_status?: ThumbnailsStatus } | null;
+  thumbnails: (Thumbnail & { url: string })[];
+  upload_data: { size: number; chunks: number } | null;
+}
+
+export const API_PREFIX = '/internal/services/files/v1';
+
+export function thumbnailUrl(companyId: string, fileId: string, index: number): string {
+  return `${API_PREFIX}/companies/${companyId}/files/${fileId}/thumbnails/${index}`;
+}
+
+export function creatorOf(principal: Principal): Pick<FileRecord, 'user_id' | 'application_id'> {
+  return principal.kind === 'user'
+    ? { user_id: principal.userId, application_id: null }
+    : { user_id: null, application_id: principal.applicationId };
+}
+
+export function isCreator(principal: Principal, record: FileRecord): boolean {
+  return principal.kind === 'user'
+    ? record.user_id === principal.userId
+    : record.application_id === principal.applicationId;
+}
+
+export function toPublicFile(record: FileRecord): PublicFile {
+  const { content, declared } = record;
+  const base = {
+    company_id: record.company_id,
+    id: record.id,
+    user_id: record.user_id,
+    application_id: record.application_id,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+  };
+  if (content) {
+    return {
+      ...base,
+      metadata: {
+        name: content.name,
+        mime: content.mime,
+        thumbnails_status: content.thumbnails_status,
+      },
+      thumbnails: content.thumbnails.map((thumbnail) => ({
+        ...thumbnail,
+        url: thumbnailUrl(record.company_id, record.id, thumbnail.index),
+      })),
+      upload_data: { size: content.size, chunks: content.chunks },
+    };
+  }
+  const hasMetadata = declared?.name !== undefined || declared?.mime !== undefined;
+  const hasTotals = declared?.total_size !== undefined || declared?.total_chunks !== undefined;
+  return {
+    ...base,
+    metadata: hasMetadata ? { name: declared?.name, mime: declared?.mime } : null,
+    thumbnails: [],
+    upload_data: hasTotals
+      ? { size: declared?.total_size ?? 0, chunks: declared?.total_chunks ?? 1 }
+      : null,
+  };
+}

@@ -1,0 +1,71 @@
+import { badRequest } from './errors';
+
+/** Upload query parameters (ARCHITECTURE.md §3): Twake's names, resumable.js's aliases win. */
+export interface UploadParams {
+  filename?: string;
+  mime?: string;
+  totalChunks?: number;
+  totalSize?: number;
+  chunkNumber?: number;
+  thumbnailSync: boolean;
+}
+
+export const MAX_CHUNKS = 10_000;
+const MAX_NAME_LENGTH = 1024;
+const MAX_MIME_LENGTH = 255;
+// type "/" subtype, optionally followed by parameters (RFC 9110 token characters).
+const MIME = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+(\s*;.*)?$/i;
+
+type Query = Readonly<Record<string, string | undefined>>;
+
+function pick(query: Query, alias: string, name: string): [string, string] | undefined {
+  const aliased = query[alias];
+  if (aliased !== undefined && aliased !== '') return [alias, aliased];
+  const plain = query[name];
+  if (plain !== undefined && plain !== '') return [name, plain];
+  return undefined;
+}
+
+function wholeNumber(query: Query, alias: string, name: string): number | undefined {
+  const found = pick(query, alias, name);
+  if (!found) return undefined;
+  const [param, raw] = found;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value)) {
+    throw badRequest(`${param} must be a whole number, got "${raw.slice(0, 40)}"`);
+  }
+  return value;
+}
+
+export function parseUploadParams(query: Query): UploadParams {
+  const filename = pick(query, 'resumableFilename', 'filename')?.[1];
+  if (filename !== undefined && filename.length > MAX_NAME_LENGTH) {
+    throw badRequest(`filename must be at most ${MAX_NAME_LENGTH} characters`);
+  }
+
+  const mimeParam = pick(query, 'resumableType', 'type');
+  if (mimeParam && (mimeParam[1].length > MAX_MIME_LENGTH || !MIME.test(mimeParam[1]))) {
+    throw badRequest(`${mimeParam[0]} must be a MIME type such as image/png`);
+  }
+
+  const totalChunks = wholeNumber(query, 'resumableTotalChunks', 'total_chunks');
+  if (totalChunks !== undefined && (totalChunks < 1 || totalChunks > MAX_CHUNKS)) {
+    throw badRequest(`total_chunks must be between 1 and ${MAX_CHUNKS}, got ${totalChunks}`);
+  }
+
+  const chunkNumber = wholeNumber(query, 'resumableChunkNumber', 'chunk_number');
+  const chunkCeiling = totalChunks ?? 1;
+  if (chunkNumber !== undefined && (chunkNumber < 1 || chunkNumber > chunkCeiling)) {
+    throw badRequest(`chunk_number must be between 1 and total_chunks (${chunkCeiling})`);
+  }
+
+  const sync = query['thumbnail_sync']?.toLowerCase();
+  return {
+    filename,
+    mime: mimeParam?.[1].toLowerCase(),
+    totalChunks,
+    totalSize: wholeNumber(query, 'resumableTotalSize', 'total_size'),
+    chunkNumber,
+    thumbnailSync: sync === '1' || sync === 'true',
+  };
+}

@@ -1,0 +1,49 @@
+import { errors, jwtVerify, type JWTPayload } from 'jose';
+import { config } from '../config';
+import { unauthorized } from '../domain/errors';
+import type { Principal } from '../domain/principal';
+import type { HttpEvent } from './request';
+
+const secret = new TextEncoder().encode(config.jwtSecret);
+
+function bearerToken(header: string | undefined): string | undefined {
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  return match?.[1];
+}
+
+async function verify(token: string): Promise<JWTPayload> {
+  try {
+    const { payload } = await jwtVerify(token, secret, {
+      algorithms: ['HS256'],
+      requiredClaims: ['exp', 'sub'],
+    });
+    return payload;
+  } catch (error) {
+    if (error instanceof errors.JWTExpired) throw unauthorized('Access token expired');
+    throw unauthorized('Invalid access token');
+  }
+}
+
+/**
+ * Twake access tokens: HS256 with the service secret, `type: "access"`, `sub` the user, or
+ * `application_id` for an application. `options.queryToken` admits `?token=` for routes a
+ * browser opens from `<a href>` or `<img src>`, which cannot send headers.
+ */
+export async function authenticate(
+  event: HttpEvent,
+  options: { queryToken?: boolean } = {},
+): Promise<Principal> {
+  const token =
+    bearerToken(event.headers['authorization']) ??
+    (options.queryToken ? event.queryStringParameters?.['token'] : undefined);
+  if (!token) throw unauthorized('Missing access token: send Authorization: Bearer <token>');
+
+  const payload = await verify(token);
+  if (payload['type'] !== 'access') throw unauthorized('Only access tokens are accepted');
+  const applicationId = payload['application_id'];
+  if (typeof applicationId === 'string' && applicationId !== '') {
+    return { kind: 'application', applicationId };
+  }
+  if (!payload.sub) throw unauthorized('Invalid access token');
+  return { kind: 'user', userId: payload.sub };
+}

@@ -1,0 +1,15 @@
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+export function json(statusCode: number, body: unknown, cacheControl = 'no-store'): HttpResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': cacheControl },
+    body: JSON.stringify(body),
+  };
+}
+
+export function redirect(location: string, cacheControl = 'no-store'): HttpResult {
+  return { statusCode: 302, headers: { location, 'cache-control': cacheControl } };
+}

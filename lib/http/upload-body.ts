@@ -1,0 +1,64 @@
+import busboy from 'busboy';
+import { badRequest, tooLarge, unsupportedMediaType } from '../domain/errors';
+import { MAX_REQUEST_DATA_BYTES, type IncomingData } from '../domain/files';
+import type { HttpEvent } from './request';
+
+// Room for multipart boundaries and part headers around 4 MiB of data.
+const MAX_BODY_BYTES = MAX_REQUEST_DATA_BYTES + 64 * 1024;
+
+const limitMessage =
+  `A request carries at most ${MAX_REQUEST_DATA_BYTES} bytes (4 MiB) of file data; ` +
+  'send larger files in chunks';
+
+/**
+ * File data of an upload request: the first file part of a multipart/form-data body (as
+ * Twake and resumable.js send it) or a raw application/octet-stream body. Undefined when the
+ * request carries no data. The size limit is checked here even under serverless offline,
+ * which accepts 10 MiB bodies where Lambda stops at 6 MB.
+ */
+export async function readUploadBody(event: HttpEvent): Promise<IncomingData | undefined> {
+  const contentType = event.headers['content-type'] ?? '';
+  const mediaType = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  const body =
+    event.body === undefined || event.body === null
+      ? undefined
+      : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+
+  if (body && body.byteLength > MAX_BODY_BYTES) throw tooLarge(limitMessage);
+  if (mediaType === 'multipart/form-data') return firstFilePart(body ?? Buffer.alloc(0), contentType);
+  if (mediaType === 'application/octet-stream') return { bytes: body ?? Buffer.alloc(0) };
+  if (!body || body.byteLength === 0 || mediaType === 'application/json') return undefined;
+  throw unsupportedMediaType(
+    'Send file data as multipart/form-data (a part named file) or application/octet-stream',
+  );
+}
+
+function firstFilePart(body: Buffer, contentType: string): Promise<IncomingData> {
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: { 'content-type': contentType },
+        defParamCharset: 'utf8', // browsers send UTF-8 file names unencoded
+        limits: { files: 1, fileSize: MAX_REQUEST_DATA_BYTES, fields: 100, parts: 200 },
+      });
+    } catch {
+      reject(badRequest('Malformed multipart/form-data: missing boundary'));
+      return;
+    }
+    let file: IncomingData | undefined;
+    parser.on('file', (_field, stream, info) => {
+      const pieces: Buffer[] = [];
+      stream.on('data', (piece: Buffer) => pieces.push(piece));
+      stream.on('limit', () => reject(tooLarge(limitMessage)));
+      stream.on('end', () => {
+        file = { bytes: Buffer.concat(pieces), filename: info.filename, mime: info.mimeType };
+      });
+    });
+    parser.on('error', () => reject(badRequest('Malformed multipart/form-data body')));
+    parser.on('close', () =>
+      file ? resolve(file) : reject(badRequest('The multipart body has no file part')),
+    );
+    parser.end(body);
+  });
+}

@@ -1,0 +1,15 @@
+import { blobs } from './aws/s3';
+import { fileRecords, memberships } from './aws/dynamodb';
+import { config } from './config';
+import type { Services } from './domain/ports';
+import { logger } from './logger';
+
+/** The domain's ports, implemented by the AWS adapters. */
+export const services: Services = {
+  records: fileRecords,
+  members: memberships,
+  blobs,
+  now: Date.now,
+  warn: (message, detail) => logger.warn(message, detail),
+  downloadUrlTtlSeconds: config.downloadUrlTtlSeconds,
+};

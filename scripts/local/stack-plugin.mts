@@ -1,0 +1,214 @@
+/**
+ * osls plugin for the `local` stage: before `serverless offline` starts, it runs the AWS
+ * emulators the functions talk to (dynalite for DynamoDB, s3rver for S3) on 127.0.0.1, with
+ * data kept under `custom.local.dataDir`, creates the tables and bucket declared in
+ * `resources`, and delivers S3 ObjectCreated events to the functions that subscribe to them
+ * (as S3 notifications do on AWS) through offline's Lambda invoke API. On Ctrl-C it stops
+ * what it started.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Server } from 'node:http';
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+
+const require = createRequire(import.meta.url);
+const dynalite = require('dynalite') as (options: object) => Server;
+const S3rver = require('s3rver') as new (options: object) => {
+  run(): Promise<unknown>;
+  close(): Promise<void>;
+  on(event: 'event', listener: (event: S3Event) => void): void;
+};
+
+interface S3Record {
+  eventName: string;
+  s3: { bucket: { name: string }; object: { key: string } };
+}
+interface S3Event {
+  Records: S3Record[];
+}
+interface S3Subscription {
+  bucket: string;
+  event?: string;
+  rules?: { prefix?: string; suffix?: string }[];
+}
+interface CfnResource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+interface Serverless {
+  service: {
+    service: string;
+    custom: {
+      local: { s3Port: string; dynamodbPort: string; dataDir: string };
+      bucket: string;
+      'serverless-offline': { httpPort: string; lambdaPort: string };
+    };
+    provider: { region: string; stage: string; environment: Record<string, string> };
+    resources?: { Resources?: Record<string, CfnResource> };
+    getAllFunctions(): string[];
+    getFunction(name: string): { name: string; events?: { s3?: S3Subscription }[] };
+  };
+  serviceDir: string;
+}
+type Log = { notice(message: string): void; warning(message: string): void; error(message: string): void };
+
+// s3rver checks only the access key id of a signature, and expects this one.
+const EMULATOR_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+
+class LocalStackPlugin {
+  hooks: Record<string, () => Promise<void>>;
+  #serverless: Serverless;
+  #log: Log;
+  #stop: (() => Promise<void>)[] = [];
+
+  constructor(serverless: Serverless, _options: unknown, { log }: { log: Log }) {
+    this.#serverless = serverless;
+    this.#log = log;
+    this.hooks = {
+      'before:offline:start:init': () => this.#start(),
+      'before:offline:start:ready': () => this.#announce(),
+      'before:offline:start:end': () => this.#shutdown(),
+    };
+  }
+
+  get #settings() {
+    const { custom, provider } = this.#serverless.service;
+    const dataDir = path.resolve(this.#serverless.serviceDir, custom.local.dataDir);
+    return {
+      dataDir,
+      s3Port: Number(custom.local.s3Port),
+      dynamodbPort: Number(custom.local.dynamodbPort),
+      httpPort: Number(custom['serverless-offline'].httpPort),
+      lambdaPort: Number(custom['serverless-offline'].lambdaPort),
+      region: provider.region,
+      bucket: custom.bucket,
+    };
+  }
+
+  async #start(): Promise<void> {
+    if (this.#serverless.service.provider.stage !== 'local') {
+      throw new Error('serverless offline runs the local stage only: use --stage local');
+    }
+    // Offline copies AWS_* variables into every function's environment.
+    Object.assign(process.env, EMULATOR_CREDENTIALS, { AWS_REGION: this.#settings.region });
+    const { dataDir, s3Port, dynamodbPort, bucket } = this.#settings;
+    await mkdir(path.join(dataDir, 'dynamodb'), { recursive: true });
+    await mkdir(path.join(dataDir, 's3'), { recursive: true });
+
+    const dynamo = dynalite({ path: path.join(dataDir, 'dynamodb'), createTableMs: 0 });
+    await new Promise<void>((resolve, reject) =>
+      dynamo.once('error', reject).listen(dynamodbPort, '127.0.0.1', resolve),
+    );
+    this.#stop.push(() => new Promise((resolve) => dynamo.close(() => resolve())));
+
+    const s3 = new S3rver({
+      address: '127.0.0.1',
+      port: s3Port,
+      directory: path.join(dataDir, 's3'),
+      silent: true,
+      configureBuckets: [{ name: bucket }],
+    });
+    await s3.run();
+    this.#stop.push(() => s3.close());
+    s3.on('event', (event) => this.#deliver(event));
+
+    await this.#createTables();
+  }
+
+  async #createTables(): Promise<void> {
+    const client = new DynamoDBClient({
+      endpoint: `http://127.0.0.1:${this.#settings.dynamodbPort}`,
+      region: this.#settings.region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const tables = Object.values(this.#serverless.service.resources?.Resources ?? {}).filter(
+      (resource) => resource.Type === 'AWS::DynamoDB::Table',
+    );
+    for (const { Properties } of tables) {
+      const { TableName, KeySchema, AttributeDefinitions } = Properties;
+      try {
+        await client.send(
+          new CreateTableCommand({
+            TableName,
+            KeySchema,
+            AttributeDefinitions,
+            BillingMode: 'PAY_PER_REQUEST',
+          } as ConstructorParameters<typeof CreateTableCommand>[0]),
+        );
+      } catch (error) {
+        if (!(error instanceof ResourceInUseException)) throw error; // kept from a previous run
+      }
+    }
+    client.destroy();
+  }
+
+  /** S3 notifications are asynchronous invocations; so are these. */
+  #deliver(event: S3Event): void {
+    const { service } = this.#serverless;
+    for (const record of event.Records) {
+      for (const name of service.getAllFunctions()) {
+        const fn = service.getFunction(name);
+        const subscribed = (fn.events ?? []).some(({ s3 }) => s3 && matches(s3, record));
+        if (!subscribed) continue;
+        fetch(
+          `http://127.0.0.1:${this.#settings.lambdaPort}/2015-03-31/functions/${fn.name}/invocations`,
+          {
+            method: 'POST',
+            headers: { 'x-amz-invocation-type': 'Event' },
+            body: JSON.stringify({ Records: [record] }),
+          },
+        ).catch((error: Error) => this.#log.error(`S3 event to ${name} failed: ${error.message}`));
+      }
+    }
+  }
+
+  async #announce(): Promise<void> {
+    const { dataDir, httpPort, s3Port, dynamodbPort, region, bucket } = this.#settings;
+    const { environment } = this.#serverless.service.provider;
+    const api = `http://127.0.0.1:${httpPort}/internal/services/files/v1`;
+    // Read by `npm run token` to find the running stack.
+    await writeFile(
+      path.join(dataDir, 'stack.json'),
+      JSON.stringify(
+        {
+          pid: process.pid,
+          api,
+          region,
+          bucket,
+          s3Endpoint: `http://127.0.0.1:${s3Port}`,
+          dynamodbEndpoint: `http://127.0.0.1:${dynamodbPort}`,
+          filesTable: environment['FILES_TABLE'],
+          membersTable: environment['MEMBERS_TABLE'],
+          jwtSecret: environment['JWT_SECRET'],
+        },
+        null,
+        2,
+      ),
+    );
+    this.#log.notice(
+      `Serverless Files is ready at ${api} (S3 http://127.0.0.1:${s3Port}, ` +
+        `DynamoDB http://127.0.0.1:${dynamodbPort}, data in ${path.relative(process.cwd(), dataDir) || '.'})`,
+    );
+  }
+
+  async #shutdown(): Promise<void> {
+    await Promise.allSettled(this.#stop.reverse().map((stop) => stop()));
+  }
+}
+
+function matches(subscription: S3Subscription, record: S3Record): boolean {
+  const { key } = record.s3.object;
+  const wanted = (subscription.event ?? 's3:ObjectCreated:*').replace(/^s3:/, '');
+  const eventMatches = wanted.endsWith('*')
+    ? record.eventName.startsWith(wanted.slice(0, -1))
+    : record.eventName === wanted;
+  const rulesMatch = (subscription.rules ?? []).every(
+    ({ prefix, suffix }) =>
+      (prefix === undefined || key.startsWith(prefix)) &&
+      (suffix === undefined || key.endsWith(suffix)),
+  );
+  return eventMatches && rulesMatch;
+}
+
+export default LocalStackPlugin;

@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+
+export const API = () => {
+  const url = process.env['TEST_API_URL'];
+  if (!url) throw new Error('TEST_API_URL is not set: run through jest (global setup starts the stack)');
+  return url;
+};
+
+export const filesUrl = (company: string, rest = '') =>
+  `${API()}/companies/${encodeURIComponent(company)}/files${rest}`;
+
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** One request to the offline API; redirects are returned, not followed. */
+export async function call<T = Record<string, unknown>>(
+  url: string,
+  init: RequestInit = {},
+): Promise<ApiResponse<T>> {
+  const response = await fetch(url, { redirect: 'manual', ...init });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text for the assertion message
+  }
+  return { status: response.status, headers: response.headers, body: body as T };
+}
+
+export function multipart(bytes: Uint8Array, filename: string, type?: string): FormData {
+  const form = new FormData();
+  form.append('file', new Blob([bytes], type ? { type } : {}), filename);
+  return form;
+}
+
+export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** Every byte value, then pseudo-random bytes: mangling of binary bodies shows at once. */
+export function binaryBytes(size: number, seed = 1): Buffer {
+  const bytes = Buffer.alloc(size);
+  let state = seed;
+  for (let i = 0; i < size; i++) {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    bytes[i] = i < 256 ? i : state >>> 16;
+  }
+  return bytes;
+}
+
+/** A small valid one-page PDF, written by hand so the project ships no binary fixture. */
+export function tinyPdf(text = 'Serverless Files'): Buffer {
+  const stream = `BT /F1 24 Tf 72 720 Td (${text}) Tj ET`;
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ];
+  let pdf = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((object, i) => {
+    offsets.push(pdf.length);
+    pdf += `${i + 1} 0 obj\n${object}\nendobj\n`;
+  });
+  const xref = pdf.length;
+  pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  pdf += offsets.map((offset) => `${String(offset).padStart(10, '0')} 00000 n \n`).join('');
+  pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(pdf, 'latin1');
+}

@@ -1,0 +1,31 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+
+/** Direct views of the emulators, to check what the service really stored. */
+const s3 = new S3Client({
+  endpoint: process.env['S3_ENDPOINT'],
+  forcePathStyle: true,
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+});
+const documents = DynamoDBDocumentClient.from(
+  new DynamoDBClient({ endpoint: process.env['DYNAMODB_ENDPOINT'] }),
+);
+
+export async function objectKeys(prefix: string): Promise<string[]> {
+  const { Contents } = await s3.send(
+    new ListObjectsV2Command({ Bucket: process.env['BUCKET'], Prefix: prefix }),
+  );
+  return (Contents ?? []).map(({ Key }) => Key ?? '');
+}
+
+export async function fileItem(companyId: string, fileId: string) {
+  const { Item } = await documents.send(
+    new GetCommand({
+      TableName: process.env['FILES_TABLE'],
+      Key: { company_id: companyId, id: fileId },
+      ConsistentRead: true,
+    }),
+  );
+  return Item;
+}

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export interface StackInfo {
+  pid: number;
+  api: string;
+  region: string;
+  bucket: string;
+  s3Endpoint: string;
+  dynamodbEndpoint: string;
+  filesTable: string;
+  membersTable: string;
+  jwtSecret: string;
+}
+
+const root = path.resolve(__dirname, '../..');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject).listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `osls offline start --stage local` (with its emulators) on free ports and a fresh
+ * data folder, and resolves once it prints its ready line. Output goes to `<dataDir>/stack.log`.
+ */
+export async function startLocalStack(): Promise<{
+  child: ChildProcess;
+  dataDir: string;
+  info: StackInfo;
+}> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'serverless-files-test-'));
+  const [httpPort, lambdaPort, s3Port, dynamodbPort] = await Promise.all(
+    [1, 2, 3, 4].map(() => freePort()),
+  );
+  const log = createWriteStream(path.join(dataDir, 'stack.log'));
+  const child = spawn(
+    process.execPath,
+    [require.resolve('osls/bin/serverless.js'), 'offline', 'start', '--stage', 'local'],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        PORT: String(httpPort),
+        LAMBDA_PORT: String(lambdaPort),
+        S3_PORT: String(s3Port),
+        DYNAMODB_PORT: String(dynamodbPort),
+        LOCAL_DATA_DIR: dataDir,
+        LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'INFO',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => fail(new Error('timed out after 120 s')), 120_000);
+    function fail(error: Error) {
+      clearTimeout(timer);
+      child.kill('SIGTERM');
+      reject(new Error(`local stack did not start (${error.message}):\n${output.slice(-3000)}`));
+    }
+    child.once('exit', (code) => fail(new Error(`exited with ${code}`)));
+    const watch = (piece: Buffer) => {
+      output += piece.toString();
+      if (output.includes('Serverless Files is ready at')) {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        resolve();
+      }
+    };
+    // osls writes its notices, our ready line among them, to stderr.
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.pipe(log, { end: false });
+      stream?.on('data', watch);
+    }
+  });
+  const info = JSON.parse(await readFile(path.join(dataDir, 'stack.json'), 'utf8')) as StackInfo;
+  return { child, dataDir, info };
+}

@@ -1,0 +1,10 @@
+// Unit tests import modules that read lib/config.ts at load; they talk to no server.
+Object.assign(process.env, {
+  FILES_TABLE: 'unit-files',
+  MEMBERS_TABLE: 'unit-members',
+  BUCKET: 'unit-bucket',
+  JWT_SECRET: 'unit-test-secret-unit-test-secret-0123',
+  DOWNLOAD_URL_TTL_SECONDS: '300',
+  AWS_REGION: 'eu-west-1',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+});
