@@ -13,6 +13,13 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { module: 'writable', require: 'readonly' },
+    },
+  },
+  {
     // Domain code stays free of Lambda and SDK types (ARCHITECTURE.md §1).
     files: ['lib/domain/**/*.ts'],
     rules: {

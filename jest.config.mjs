@@ -8,10 +8,16 @@ const common = {
   },
   // middy and jose ship ES modules only; jest's module loader needs them as CommonJS.
   transformIgnorePatterns: ['/node_modules/(?!(@middy|jose)/)'],
+  // ...and their package exports have an `import` condition only, which jest's CommonJS
+  // resolver does not take.
+  moduleNameMapper: {
+    '^@middy/(core|util)$': '<rootDir>/node_modules/@middy/$1/index.js',
+  },
   moduleFileExtensions: ['ts', 'mts', 'js', 'mjs', 'json'],
 };
 
 export default {
+  reporters: ['default', '<rootDir>/tests/helpers/summary-reporter.cjs'],
   projects: [
     {
       ...common,

@@ -36,7 +36,9 @@ const { values } = parseArgs({
 const { company, user, application, role } = values;
 const ttl = Number(values.ttl);
 if (!company || Boolean(user) === Boolean(application)) {
-  fail('usage: npm run token -- --company <id> (--user <id> [--role member|admin] | --application <id>)');
+  fail(
+    'usage: npm run token -- --company <id> (--user <id> [--role member|admin] | --application <id>)',
+  );
 }
 if (role !== 'member' && role !== 'admin') fail('--role must be member or admin');
 if (!Number.isInteger(ttl) || ttl < 1) fail('--ttl must be a whole number of seconds');
@@ -67,7 +69,9 @@ await documents
     }),
   )
   .catch((error: Error) =>
-    fail(`Could not reach the local stack at ${stack.dynamodbEndpoint} (${error.message}): is npm start running?`),
+    fail(
+      `Could not reach the local stack at ${stack.dynamodbEndpoint} (${error.message}): is npm start running?`,
+    ),
   );
 
 const token = await new SignJWT({

@@ -93,7 +93,10 @@ export const fileRecords: FileRecords = {
 
   async remove(companyId, fileId) {
     await client.send(
-      new DeleteCommand({ TableName: config.filesTable, Key: { company_id: companyId, id: fileId } }),
+      new DeleteCommand({
+        TableName: config.filesTable,
+        Key: { company_id: companyId, id: fileId },
+      }),
     );
   },
 };

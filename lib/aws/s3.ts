@@ -38,7 +38,11 @@ export const blobs: BlobStore = {
     let token: string | undefined;
     do {
       const page = await client.send(
-        new ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix, ContinuationToken: token }),
+        new ListObjectsV2Command({
+          Bucket: config.bucket,
+          Prefix: prefix,
+          ContinuationToken: token,
+        }),
       );
       const objects = (page.Contents ?? []).flatMap(({ Key }) => (Key ? [{ Key }] : []));
       if (objects.length > 0) {

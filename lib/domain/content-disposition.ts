@@ -4,7 +4,8 @@
  * header unescaped, and every client gets either the exact name or a readable ASCII fallback.
  */
 export function attachmentDisposition(name: string): string {
-  return `attachment; filename="${asciiFallback(name)}"; filename*=UTF-8''${encodeRfc8187(name)}`;
+  const exact = name || 'download';
+  return `attachment; filename="${asciiFallback(exact)}"; filename*=UTF-8''${encodeRfc8187(exact)}`;
 }
 
 function asciiFallback(name: string): string {

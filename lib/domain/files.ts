@@ -79,7 +79,7 @@ function requireSingleChunk(params: UploadParams, declared: Declared | undefined
 }
 
 function nameAndMime(params: UploadParams, declared: Declared | undefined, data: IncomingData) {
-  const name = params.filename ?? declared?.name ?? data.filename ?? 'untitled';
+  const name = params.filename ?? declared?.name ?? (data.filename || 'untitled');
   const partMime = data.mime && data.mime !== GENERIC_MIME ? data.mime : undefined;
   const mime = params.mime ?? declared?.mime ?? partMime ?? (lookup(name) || GENERIC_MIME);
   return { name, mime };
@@ -207,7 +207,8 @@ export async function deleteFile(s: Services, ref: FileRef): Promise<void> {
   if (!record) throw notFound('File not found');
   const allowed =
     ref.principal.kind === 'application' || role === 'admin' || isCreator(ref.principal, record);
-  if (!allowed) throw forbidden("Only the file's creator, a company admin or an application can delete it");
+  if (!allowed)
+    throw forbidden("Only the file's creator, a company admin or an application can delete it");
 
   if (!record.deleting && !(await s.records.markDeleting(companyId, fileId))) {
     throw notFound('File not found');

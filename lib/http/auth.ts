@@ -33,10 +33,19 @@ export async function authenticate(
   event: HttpEvent,
   options: { queryToken?: boolean } = {},
 ): Promise<Principal> {
-  const token =
-    bearerToken(event.headers['authorization']) ??
-    (options.queryToken ? event.queryStringParameters?.['token'] : undefined);
-  if (!token) throw unauthorized('Missing access token: send Authorization: Bearer <token>');
+  const header = event.headers['authorization'];
+  const token = header
+    ? bearerToken(header)
+    : options.queryToken
+      ? event.queryStringParameters?.['token']
+      : undefined;
+  if (!token) {
+    throw unauthorized(
+      header
+        ? 'Malformed Authorization header: expected Bearer <token>'
+        : 'Missing access token: send Authorization: Bearer <token>',
+    );
+  }
 
   const payload = await verify(token);
   if (payload['type'] !== 'access') throw unauthorized('Only access tokens are accepted');

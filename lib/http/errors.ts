@@ -14,7 +14,10 @@ export const STATUS_OF: Readonly<Record<ErrorKind, number>> = {
 };
 
 /** `{"statusCode":N,"error":"<reason phrase>","message":"..."}` on every route. */
-export function errorResponse(statusCode: number, message: string): APIGatewayProxyStructuredResultV2 {
+export function errorResponse(
+  statusCode: number,
+  message: string,
+): APIGatewayProxyStructuredResultV2 {
   return {
     statusCode,
     headers: {

@@ -25,7 +25,8 @@ export async function readUploadBody(event: HttpEvent): Promise<IncomingData | u
       : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
 
   if (body && body.byteLength > MAX_BODY_BYTES) throw tooLarge(limitMessage);
-  if (mediaType === 'multipart/form-data') return firstFilePart(body ?? Buffer.alloc(0), contentType);
+  if (mediaType === 'multipart/form-data')
+    return firstFilePart(body ?? Buffer.alloc(0), contentType);
   if (mediaType === 'application/octet-stream') return { bytes: body ?? Buffer.alloc(0) };
   if (!body || body.byteLength === 0 || mediaType === 'application/json') return undefined;
   throw unsupportedMediaType(
@@ -40,7 +41,8 @@ function firstFilePart(body: Buffer, contentType: string): Promise<IncomingData>
       parser = busboy({
         headers: { 'content-type': contentType },
         defParamCharset: 'utf8', // browsers send UTF-8 file names unencoded
-        limits: { files: 1, fileSize: MAX_REQUEST_DATA_BYTES, fields: 100, parts: 200 },
+        // busboy's limit fires on reaching fileSize; one byte over the limit is still refused later.
+        limits: { files: 1, fileSize: MAX_REQUEST_DATA_BYTES + 1, fields: 100, parts: 200 },
       });
     } catch {
       reject(badRequest('Malformed multipart/form-data: missing boundary'));

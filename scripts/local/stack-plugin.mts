@@ -10,7 +10,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Server } from 'node:http';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+} from '@aws-sdk/client-dynamodb';
 
 const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as (options: object) => Server;
@@ -51,7 +55,11 @@ interface Serverless {
   };
   serviceDir: string;
 }
-type Log = { notice(message: string): void; warning(message: string): void; error(message: string): void };
+type Log = {
+  notice(message: string): void;
+  warning(message: string): void;
+  error(message: string): void;
+};
 
 // s3rver checks only the access key id of a signature, and expects this one.
 const EMULATOR_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };

@@ -21,7 +21,7 @@ beforeAll(async () => {
   alice = await tokenFor({ company, user: 'alice' });
 });
 
-async function upload(body: BodyInit, query = '', headers: Record<string, string> = {}) {
+async function upload(body: RequestInit['body'], query = '', headers: Record<string, string> = {}) {
   return call<{ resource: Resource }>(filesUrl(company, query), {
     method: 'POST',
     headers: { ...bearer(alice), ...headers },
@@ -66,7 +66,9 @@ describe('a single-request upload, end to end through the offline API', () => {
     expect(JSON.stringify(read.body)).not.toContain('encryption_key');
 
     const keys = await objectKeys(`files/${company}/${resource.id}/`);
-    expect(keys).toEqual([expect.stringMatching(new RegExp(`^files/${company}/${resource.id}/r[0-9a-z]+/data$`))]);
+    expect(keys).toEqual([
+      expect.stringMatching(new RegExp(`^files/${company}/${resource.id}/r[0-9a-z]+/data$`)),
+    ]);
 
     const { object, bytes: downloaded } = await download(resource.id);
     expect(object.status).toBe(200);
@@ -133,12 +135,16 @@ describe('a single-request upload, end to end through the offline API', () => {
 
 describe('create first, upload later', () => {
   test('an empty create has null metadata and upload_data; declared values are kept', async () => {
-    const empty = await upload(undefined as unknown as BodyInit);
+    const empty = await upload(undefined);
     expect(empty.status).toBe(200);
-    expect(empty.body.resource).toMatchObject({ metadata: null, upload_data: null, thumbnails: [] });
+    expect(empty.body.resource).toMatchObject({
+      metadata: null,
+      upload_data: null,
+      thumbnails: [],
+    });
 
     const declared = await upload(
-      undefined as unknown as BodyInit,
+      undefined,
       '?filename=later.bin&type=application/x-thing&total_size=5&total_chunks=1',
     );
     expect(declared.body.resource).toMatchObject({

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 
 export const API = () => {
   const url = process.env['TEST_API_URL'];
-  if (!url) throw new Error('TEST_API_URL is not set: run through jest (global setup starts the stack)');
+  if (!url)
+    throw new Error('TEST_API_URL is not set: run through jest (global setup starts the stack)');
   return url;
 };
 

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 /** Direct views of the emulators, to check what the service really stored. */
@@ -28,4 +28,16 @@ export async function fileItem(companyId: string, fileId: string) {
     }),
   );
   return Item;
+}
+
+export async function fileIdsOf(companyId: string): Promise<string[]> {
+  const { Items } = await documents.send(
+    new QueryCommand({
+      TableName: process.env['FILES_TABLE'],
+      KeyConditionExpression: 'company_id = :company',
+      ExpressionAttributeValues: { ':company': companyId },
+      ConsistentRead: true,
+    }),
+  );
+  return (Items ?? []).map((item) => String(item['id']));
 }

@@ -1,0 +1,195 @@
+import { DeleteObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { handler as createFile } from '../../functions/http/create-file';
+import { handler as deleteFile } from '../../functions/http/delete-file';
+import { handler as downloadFile } from '../../functions/http/download-file';
+import { handler as getFile } from '../../functions/http/get-file';
+import { handler as uploadToFile } from '../../functions/http/upload-to-file';
+import { binaryBytes } from '../helpers/api';
+import { fileIdsOf, fileItem, objectKeys } from '../helpers/aws';
+import { httpEvent, lambdaContext, octetStream } from '../helpers/events';
+import { newCompanyId, tokenFor } from '../helpers/principals';
+
+type Result = APIGatewayProxyStructuredResultV2 & { body: string };
+const company = newCompanyId();
+let token: string;
+
+beforeAll(async () => {
+  token = await tokenFor({ company, user: 'ivan' });
+});
+
+afterEach(() => jest.restoreAllMocks());
+
+const invoke = async (
+  handler: (event: never, context: never) => Promise<unknown>,
+  event: unknown,
+): Promise<Result> => (await handler(event as never, lambdaContext() as never)) as Result;
+
+const body = <T = Record<string, unknown>>(result: Result) => JSON.parse(result.body) as T;
+
+/** Makes the n-th matching SDK command fail as the service would see it fail. */
+function failNth(
+  prototype: { send: (...args: never[]) => unknown },
+  commandType: abstract new (...args: never[]) => unknown,
+  n = 1,
+) {
+  const original = prototype.send;
+  let seen = 0;
+  return jest.spyOn(prototype, 'send').mockImplementation(function (
+    this: unknown,
+    ...args: unknown[]
+  ) {
+    if (args[0] instanceof commandType && ++seen === n) {
+      return Promise.reject(Object.assign(new Error('injected fault'), { name: 'InternalError' }));
+    }
+    return original.apply(this, args as never[]);
+  } as never);
+}
+
+describe('the sample events in events/http drive each handler against the emulators', () => {
+  test('create, upload, get, download, delete', async () => {
+    const created = await invoke(
+      createFile,
+      httpEvent('create-file', { token, companyId: company }),
+    );
+    expect(created.statusCode).toBe(200);
+    const { resource } = body(created) as { resource: { id: string; metadata: { name: string } } };
+    expect(resource.metadata.name).toBe('hello.txt');
+    expect(await fileItem(company, resource.id)).toMatchObject({ content: { size: 13 } });
+
+    const empty = await invoke(createFile, {
+      ...httpEvent('create-file', { token, companyId: company }),
+      body: undefined,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const emptyId = body<{ resource: { id: string } }>(empty).resource.id;
+    const uploaded = await invoke(
+      uploadToFile,
+      httpEvent('upload-to-file', { token, companyId: company, fileId: emptyId }),
+    );
+    expect(uploaded.statusCode).toBe(200);
+    expect(body(uploaded)).toMatchObject({
+      resource: { id: emptyId, metadata: { name: 'hello.txt', mime: 'text/plain' } },
+    });
+
+    const read = await invoke(
+      getFile,
+      httpEvent('get-file', { token, companyId: company, fileId: emptyId }),
+    );
+    expect(read.statusCode).toBe(200);
+
+    const link = await invoke(
+      downloadFile,
+      httpEvent('download-file', { token, companyId: company, fileId: emptyId }),
+    );
+    expect(link.statusCode).toBe(302);
+    const object = await fetch(String(link.headers?.['location']));
+    expect(await object.text()).toBe('hello, files\n');
+
+    for (const id of [resource.id, emptyId]) {
+      const removed = await invoke(
+        deleteFile,
+        httpEvent('delete-file', { token, companyId: company, fileId: id }),
+      );
+      expect(removed.statusCode).toBe(200);
+      expect(await fileItem(company, id)).toBeUndefined();
+    }
+  });
+});
+
+describe('faults never leave a record that claims missing bytes', () => {
+  test('S3 failing on the upload: 500 without internals, no record, a retry succeeds', async () => {
+    const before = await fileIdsOf(company);
+    failNth(S3Client.prototype as never, PutObjectCommand);
+    const event = httpEvent('create-file', {
+      token,
+      companyId: company,
+      body: octetStream(binaryBytes(500)),
+    });
+    const failed = await invoke(createFile, event);
+    expect(failed.statusCode).toBe(500);
+    expect(body(failed)).toEqual({
+      statusCode: 500,
+      error: 'Internal Server Error',
+      message: 'Internal server error',
+    });
+    expect(await fileIdsOf(company)).toEqual(before);
+
+    jest.restoreAllMocks();
+    const retried = await invoke(createFile, event);
+    expect(retried.statusCode).toBe(200);
+  });
+
+  test('DynamoDB failing after the bytes are stored: 500 and no record', async () => {
+    const before = await fileIdsOf(company);
+    failNth(DynamoDBDocumentClient.prototype as never, PutCommand);
+    const failed = await invoke(
+      createFile,
+      httpEvent('create-file', { token, companyId: company, body: octetStream(binaryBytes(300)) }),
+    );
+    expect(failed.statusCode).toBe(500);
+    expect(await fileIdsOf(company)).toEqual(before);
+  });
+
+  test('a delete that fails half-way hides the file and finishes when repeated', async () => {
+    const created = await invoke(
+      createFile,
+      httpEvent('create-file', { token, companyId: company, body: octetStream(binaryBytes(800)) }),
+    );
+    const fileId = body<{ resource: { id: string } }>(created).resource.id;
+    const ref = { token, companyId: company, fileId };
+
+    failNth(S3Client.prototype as never, DeleteObjectsCommand);
+    const failed = await invoke(deleteFile, httpEvent('delete-file', ref));
+    expect(failed.statusCode).toBe(500);
+    expect(await objectKeys(`files/${company}/${fileId}/`)).toHaveLength(1);
+    expect((await invoke(getFile, httpEvent('get-file', ref))).statusCode).toBe(404);
+    expect((await invoke(downloadFile, httpEvent('download-file', ref))).statusCode).toBe(404);
+
+    jest.restoreAllMocks();
+    const repeated = await invoke(deleteFile, httpEvent('delete-file', ref));
+    expect(repeated.statusCode).toBe(200);
+    expect(await objectKeys(`files/${company}/${fileId}/`)).toEqual([]);
+    expect(await fileItem(company, fileId)).toBeUndefined();
+    expect((await invoke(deleteFile, httpEvent('delete-file', ref))).statusCode).toBe(404);
+  });
+
+  test('an overwrite that loses to a delete removes its own bytes and answers 409', async () => {
+    const app = await tokenFor({ company, application: 'racer' });
+    const created = await invoke(
+      createFile,
+      httpEvent('create-file', { token, companyId: company, body: octetStream(binaryBytes(100)) }),
+    );
+    const fileId = body<{ resource: { id: string } }>(created).resource.id;
+    // The delete lands between the overwrite's upload of bytes and its record update.
+    const original = S3Client.prototype.send;
+    jest.spyOn(S3Client.prototype, 'send').mockImplementation(async function (
+      this: S3Client,
+      ...args: unknown[]
+    ) {
+      const result = await (original as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+      if (args[0] instanceof PutObjectCommand) {
+        jest.restoreAllMocks();
+        const removed = await invoke(
+          deleteFile,
+          httpEvent('delete-file', { token, companyId: company, fileId }),
+        );
+        expect(removed.statusCode).toBe(200);
+      }
+      return result;
+    } as never);
+    const overwrite = await invoke(
+      uploadToFile,
+      httpEvent('upload-to-file', {
+        token: app,
+        companyId: company,
+        fileId,
+        body: octetStream(binaryBytes(200)),
+      }),
+    );
+    expect(overwrite.statusCode).toBe(409);
+    expect(await fileItem(company, fileId)).toBeUndefined();
+    expect(await objectKeys(`files/${company}/${fileId}/`)).toEqual([]);
+  });
+});

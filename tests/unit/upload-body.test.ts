@@ -1,0 +1,150 @@
+import type { HttpEvent } from '../../lib/http/request';
+import { readUploadBody } from '../../lib/http/upload-body';
+import { DomainError } from '../../lib/domain/errors';
+
+const BOUNDARY = 'XyZ123';
+const MiB = 1024 * 1024;
+
+function part(headers: string, content: Buffer | string): Buffer {
+  return Buffer.concat([
+    Buffer.from(`--${BOUNDARY}\r\n${headers}\r\n\r\n`),
+    Buffer.from(content),
+    Buffer.from('\r\n'),
+  ]);
+}
+
+function multipartEvent(...parts: Buffer[]): HttpEvent {
+  const body = Buffer.concat([...parts, Buffer.from(`--${BOUNDARY}--\r\n`)]);
+  return {
+    headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+    body: body.toString('base64'),
+    isBase64Encoded: true,
+  } as unknown as HttpEvent;
+}
+
+async function failure(request: HttpEvent): Promise<DomainError> {
+  const error = await readUploadBody(request).then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(DomainError);
+  return error as DomainError;
+}
+
+describe('readUploadBody', () => {
+  test('the first file part of a multipart body, binary-safe, with its name and type', async () => {
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const data = await readUploadBody(
+      multipartEvent(
+        part('Content-Disposition: form-data; name="note"', 'a field first'),
+        part(
+          'Content-Disposition: form-data; name="file"; filename="a.bin"\r\nContent-Type: image/png',
+          bytes,
+        ),
+        part('Content-Disposition: form-data; name="file2"; filename="b.bin"', 'second file'),
+      ),
+    );
+    expect(data).toEqual({ bytes, filename: 'a.bin', mime: 'image/png' });
+  });
+
+  test('UTF-8 file names as browsers send them', async () => {
+    const data = await readUploadBody(
+      multipartEvent(
+        part('Content-Disposition: form-data; name="file"; filename="été 🎉.txt"', 'x'),
+      ),
+    );
+    expect(data?.filename).toBe('été 🎉.txt');
+  });
+
+  test('a multipart body without a file part is a 400', async () => {
+    const error = await failure(
+      multipartEvent(part('Content-Disposition: form-data; name="a"', 'b')),
+    );
+    expect(error).toMatchObject({
+      kind: 'BadRequest',
+      message: 'The multipart body has no file part',
+    });
+  });
+
+  test('a multipart content type without boundary is a 400', async () => {
+    const error = await failure({
+      headers: { 'content-type': 'multipart/form-data' },
+      body: 'abc',
+    } as unknown as HttpEvent);
+    expect(error.kind).toBe('BadRequest');
+  });
+
+  test('a truncated multipart body is a 400', async () => {
+    const request = multipartEvent(
+      part('Content-Disposition: form-data; name="file"; filename="a"', 'abc'),
+    );
+    const body = Buffer.from(request.body ?? '', 'base64');
+    const truncated = { ...request, body: body.subarray(0, body.length - 20).toString('base64') };
+    expect((await failure(truncated as HttpEvent)).kind).toBe('BadRequest');
+  });
+
+  test('file data over 4 MiB is a 413 naming the limit', async () => {
+    const error = await failure(
+      multipartEvent(
+        part(
+          'Content-Disposition: form-data; name="file"; filename="big"',
+          Buffer.alloc(4 * MiB + 1),
+        ),
+      ),
+    );
+    expect(error.kind).toBe('TooLarge');
+    expect(error.message).toContain('4194304 bytes (4 MiB)');
+    expect(error.message).toContain('chunks');
+  });
+
+  test('exactly 4 MiB is accepted', async () => {
+    const data = await readUploadBody(
+      multipartEvent(
+        part(
+          'Content-Disposition: form-data; name="file"; filename="max"',
+          Buffer.alloc(4 * MiB, 7),
+        ),
+      ),
+    );
+    expect(data?.bytes.byteLength).toBe(4 * MiB);
+  });
+
+  test('a raw octet-stream body over the limit is refused before it is parsed', async () => {
+    const error = await failure({
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(5 * MiB).toString('base64'),
+      isBase64Encoded: true,
+    } as unknown as HttpEvent);
+    expect(error.kind).toBe('TooLarge');
+  });
+
+  test('a raw octet-stream body is the data', async () => {
+    const bytes = Buffer.from([0, 255, 10, 13]);
+    await expect(
+      readUploadBody({
+        headers: { 'content-type': 'application/octet-stream' },
+        body: bytes.toString('base64'),
+        isBase64Encoded: true,
+      } as unknown as HttpEvent),
+    ).resolves.toEqual({ bytes });
+  });
+
+  test.each([
+    ['no body at all', {}],
+    ['a null body (serverless offline)', { body: null }],
+    ['an empty body', { body: '', headers: { 'content-type': 'text/plain' } }],
+    ['a JSON body', { body: '{}', headers: { 'content-type': 'application/json' } }],
+  ])('%s carries no data', async (_, request) => {
+    await expect(
+      readUploadBody({ headers: {}, ...request } as unknown as HttpEvent),
+    ).resolves.toBeUndefined();
+  });
+
+  test('other content types with a body are a 415', async () => {
+    const error = await failure({
+      headers: { 'content-type': 'image/png' },
+      body: 'abc',
+    } as unknown as HttpEvent);
+    expect(error.kind).toBe('UnsupportedMediaType');
+  });
+});
