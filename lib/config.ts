@@ -10,7 +10,12 @@ export interface Config {
   /** Set only against local emulators (s3rver, dynalite); absent on AWS. */
   readonly s3Endpoint: string | undefined;
   readonly dynamodbEndpoint: string | undefined;
+  readonly lambdaEndpoint: string | undefined;
   readonly downloadUrlTtlSeconds: number;
+  readonly assembleFunctionName: string;
+  readonly maxFileBytes: number;
+  readonly syncAssemblyMaxBytes: number;
+  readonly assemblyLeaseSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -45,8 +50,15 @@ export function loadConfig(env: Env): Config {
     jwtSecret,
     s3Endpoint: optional(env, 'S3_ENDPOINT'),
     dynamodbEndpoint: optional(env, 'DYNAMODB_ENDPOINT'),
+    lambdaEndpoint: optional(env, 'LAMBDA_ENDPOINT'),
     // Presigned URLs signed with a Lambda role's session die with it: keep them to minutes.
     downloadUrlTtlSeconds: integer(env, 'DOWNLOAD_URL_TTL_SECONDS', 10, 3600),
+    assembleFunctionName: required(env, 'ASSEMBLE_FUNCTION_NAME'),
+    // S3 multipart: 10,000 parts of at most 5 GiB.
+    maxFileBytes: integer(env, 'MAX_FILE_SIZE_BYTES', 1, 5 * 1024 ** 4),
+    // Assembly within the completing request must fit API Gateway's 30 s.
+    syncAssemblyMaxBytes: integer(env, 'SYNC_ASSEMBLY_MAX_BYTES', 0, 256 * 1024 ** 2),
+    assemblyLeaseSeconds: integer(env, 'ASSEMBLY_LEASE_SECONDS', 30, 86_400),
   });
 }
 

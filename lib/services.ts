@@ -1,3 +1,4 @@
+import { assemblies } from './aws/lambda';
 import { blobs } from './aws/s3';
 import { fileRecords, memberships } from './aws/dynamodb';
 import { config } from './config';
@@ -9,6 +10,12 @@ export const services: Services = {
   records: fileRecords,
   members: memberships,
   blobs,
+  assemblies,
+  limits: {
+    maxFileBytes: config.maxFileBytes,
+    syncAssemblyMaxBytes: config.syncAssemblyMaxBytes,
+    assemblyLeaseMs: config.assemblyLeaseSeconds * 1000,
+  },
   now: Date.now,
   warn: (message, detail) => logger.warn(message, detail),
   downloadUrlTtlSeconds: config.downloadUrlTtlSeconds,

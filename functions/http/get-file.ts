@@ -1,13 +1,22 @@
-import { getFile } from '../../lib/domain/files';
+import { getFile, testChunk } from '../../lib/domain/files';
+import { parseUploadParams } from '../../lib/domain/upload-params';
 import { authenticate } from '../../lib/http/auth';
-import { fileRoute, type HttpEvent } from '../../lib/http/request';
-import { json } from '../../lib/http/responses';
+import { fileRoute, query, type HttpEvent } from '../../lib/http/request';
+import { json, noContent } from '../../lib/http/responses';
 import { httpRoute } from '../../lib/http/route';
 import { services } from '../../lib/services';
 
-/** GET /companies/{company_id}/files/{file_id}: the file's metadata as `{resource}`. */
+/**
+ * GET /companies/{company_id}/files/{file_id}: the file's metadata as `{resource}`. With
+ * `resumableChunkNumber` (or `chunk_number`) it is resumable.js's chunk test instead:
+ * 200 when that chunk is stored, 204 when it must be sent.
+ */
 export const handler = httpRoute(async (event: HttpEvent) => {
   const principal = await authenticate(event);
-  const resource = await getFile(services, { principal, ...fileRoute(event) });
-  return json(200, { resource });
+  const { chunkNumber } = parseUploadParams(query(event));
+  if (chunkNumber === undefined) {
+    return json(200, { resource: await getFile(services, { principal, ...fileRoute(event) }) });
+  }
+  const resource = await testChunk(services, { principal, ...fileRoute(event), chunkNumber });
+  return resource ? json(200, { resource }) : noContent();
 });

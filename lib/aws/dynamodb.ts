@@ -18,6 +18,19 @@ const client = DynamoDBDocumentClient.from(
 );
 
 const LIVE = 'attribute_exists(id) AND attribute_not_exists(deleting)';
+// `state` is a DynamoDB reserved word; the upload's other names are spelled out alike.
+// DynamoDB refuses names an expression does not use, hence the pick.
+const UPLOAD_NAMES = {
+  '#upload': 'upload',
+  '#revision': 'revision',
+  '#state': 'state',
+  '#count': 'chunk_count',
+  '#total': 'total_chunks',
+  '#since': 'assembly_started_at',
+  '#sizes': 'chunk_sizes',
+};
+const names = (...placeholders: (keyof typeof UPLOAD_NAMES)[]) =>
+  Object.fromEntries(placeholders.map((placeholder) => [placeholder, UPLOAD_NAMES[placeholder]]));
 
 async function unlessConditionFails<T>(write: Promise<T>): Promise<T | undefined> {
   try {
@@ -28,12 +41,14 @@ async function unlessConditionFails<T>(write: Promise<T>): Promise<T | undefined
   }
 }
 
+const key = (companyId: string, fileId: string) => ({ company_id: companyId, id: fileId });
+
 export const fileRecords: FileRecords = {
   async get(companyId, fileId) {
     const { Item } = await client.send(
       new GetCommand({
         TableName: config.filesTable,
-        Key: { company_id: companyId, id: fileId },
+        Key: key(companyId, fileId),
         ConsistentRead: true,
       }),
     );
@@ -58,16 +73,136 @@ export const fileRecords: FileRecords = {
       client.send(
         new UpdateCommand({
           TableName: config.filesTable,
-          Key: { company_id: companyId, id: fileId },
+          Key: key(companyId, fileId),
           UpdateExpression: 'SET content = :content, updated_at = :now',
           ConditionExpression:
-            expectedRevision === undefined
-              ? `${LIVE} AND attribute_not_exists(content)`
-              : `${LIVE} AND content.revision = :expected`,
+            `${LIVE} AND attribute_not_exists(upload) AND ` +
+            (expectedRevision === undefined
+              ? 'attribute_not_exists(content)'
+              : 'content.revision = :expected'),
           ExpressionAttributeValues: {
             ':content': content,
             ':now': now,
             ...(expectedRevision !== undefined && { ':expected': expectedRevision }),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return result?.Attributes as FileRecord | undefined;
+  },
+
+  async startUpload(companyId, fileId, upload, overwrite) {
+    const result = await unlessConditionFails(
+      client.send(
+        new UpdateCommand({
+          TableName: config.filesTable,
+          Key: key(companyId, fileId),
+          UpdateExpression: 'SET #upload = if_not_exists(#upload, :upload), updated_at = :now',
+          ConditionExpression: overwrite ? LIVE : `${LIVE} AND attribute_not_exists(content)`,
+          ExpressionAttributeNames: names('#upload'),
+          ExpressionAttributeValues: { ':upload': upload, ':now': upload.started_at },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return result?.Attributes as FileRecord | undefined;
+  },
+
+  async recordChunk(companyId, fileId, revision, chunkNumber, size) {
+    const result = await unlessConditionFails(
+      client.send(
+        new UpdateCommand({
+          TableName: config.filesTable,
+          Key: key(companyId, fileId),
+          UpdateExpression:
+            'SET #upload.#sizes.#n = :size, #upload.#count = #upload.#count + :one, updated_at = :now',
+          ConditionExpression:
+            `${LIVE} AND #upload.#revision = :revision AND #upload.#state = :receiving ` +
+            'AND attribute_not_exists(#upload.#sizes.#n)',
+          ExpressionAttributeNames: {
+            ...names('#upload', '#sizes', '#count', '#revision', '#state'),
+            '#n': String(chunkNumber),
+          },
+          ExpressionAttributeValues: {
+            ':size': size,
+            ':one': 1,
+            ':now': Date.now(),
+            ':revision': revision,
+            ':receiving': 'receiving',
+          },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      ),
+    );
+    const upload = result?.Attributes?.['upload'] as { chunk_count?: number } | undefined;
+    return upload?.chunk_count;
+  },
+
+  async claimAssembly(companyId, fileId, revision, now, staleBefore) {
+    const result = await unlessConditionFails(
+      client.send(
+        new UpdateCommand({
+          TableName: config.filesTable,
+          Key: key(companyId, fileId),
+          UpdateExpression: 'SET #upload.#state = :assembling, #upload.#since = :now',
+          ConditionExpression:
+            `${LIVE} AND #upload.#revision = :revision AND #upload.#count = #upload.#total ` +
+            'AND (#upload.#state = :receiving OR #upload.#since < :stale)',
+          ExpressionAttributeNames: names(
+            '#upload',
+            '#state',
+            '#since',
+            '#revision',
+            '#count',
+            '#total',
+          ),
+          ExpressionAttributeValues: {
+            ':assembling': 'assembling',
+            ':receiving': 'receiving',
+            ':now': now,
+            ':stale': staleBefore,
+            ':revision': revision,
+          },
+        }),
+      ),
+    );
+    return result !== undefined;
+  },
+
+  async releaseAssembly(companyId, fileId, revision) {
+    await unlessConditionFails(
+      client.send(
+        new UpdateCommand({
+          TableName: config.filesTable,
+          Key: key(companyId, fileId),
+          UpdateExpression: 'SET #upload.#state = :receiving REMOVE #upload.#since',
+          ConditionExpression: '#upload.#revision = :revision AND #upload.#state = :assembling',
+          ExpressionAttributeNames: names('#upload', '#state', '#since', '#revision'),
+          ExpressionAttributeValues: {
+            ':assembling': 'assembling',
+            ':receiving': 'receiving',
+            ':revision': revision,
+          },
+        }),
+      ),
+    );
+  },
+
+  async completeUpload(companyId, fileId, revision, content, now) {
+    const result = await unlessConditionFails(
+      client.send(
+        new UpdateCommand({
+          TableName: config.filesTable,
+          Key: key(companyId, fileId),
+          UpdateExpression: 'SET content = :content, updated_at = :now REMOVE #upload',
+          ConditionExpression: `${LIVE} AND #upload.#revision = :revision AND #upload.#state = :assembling`,
+          ExpressionAttributeNames: names('#upload', '#revision', '#state'),
+          ExpressionAttributeValues: {
+            ':content': content,
+            ':now': now,
+            ':revision': revision,
+            ':assembling': 'assembling',
           },
           ReturnValues: 'ALL_NEW',
         }),
@@ -81,7 +216,7 @@ export const fileRecords: FileRecords = {
       client.send(
         new UpdateCommand({
           TableName: config.filesTable,
-          Key: { company_id: companyId, id: fileId },
+          Key: key(companyId, fileId),
           UpdateExpression: 'SET deleting = :true',
           ConditionExpression: 'attribute_exists(id)',
           ExpressionAttributeValues: { ':true': true },
@@ -93,10 +228,7 @@ export const fileRecords: FileRecords = {
 
   async remove(companyId, fileId) {
     await client.send(
-      new DeleteCommand({
-        TableName: config.filesTable,
-        Key: { company_id: companyId, id: fileId },
-      }),
+      new DeleteCommand({ TableName: config.filesTable, Key: key(companyId, fileId) }),
     );
   },
 };

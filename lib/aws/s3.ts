@@ -1,13 +1,21 @@
+import { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
+  type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { config } from '../config';
+import type { StoredChunk } from '../domain/assembly-plan';
 import type { BlobStore } from '../domain/ports';
+import { inParallel } from '../parallel';
 
 const client = new S3Client(
   config.s3Endpoint
@@ -20,6 +28,53 @@ const client = new S3Client(
       }
     : {},
 );
+
+/** Parts uploaded at once while assembling: each holds only a stream's buffer in memory. */
+const PART_CONCURRENCY = 4;
+
+async function* listAll(prefix: string): AsyncGenerator<ListObjectsV2CommandOutput> {
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListObjectsV2Command({ Bucket: config.bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    yield page;
+    token = page.NextContinuationToken;
+  } while (token);
+}
+
+/** The chunks' bytes one after the other, checking each chunk has the size it was listed with. */
+async function* concatenated(chunks: StoredChunk[]): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) {
+    const { Body } = await client.send(
+      new GetObjectCommand({ Bucket: config.bucket, Key: chunk.key }),
+    );
+    let received = 0;
+    for await (const piece of Body as Readable) {
+      received += (piece as Uint8Array).byteLength;
+      yield piece as Uint8Array;
+    }
+    if (received !== chunk.size) {
+      throw new Error(`${chunk.key} changed during assembly (${received} != ${chunk.size} bytes)`);
+    }
+  }
+}
+
+async function uploadParts(key: string, uploadId: string, parts: StoredChunk[][]) {
+  return inParallel(parts, PART_CONCURRENCY, async (chunks, index) => {
+    const { ETag } = await client.send(
+      new UploadPartCommand({
+        Bucket: config.bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: index + 1,
+        Body: Readable.from(concatenated(chunks)),
+        ContentLength: chunks.reduce((sum, chunk) => sum + chunk.size, 0),
+      }),
+    );
+    return { ETag, PartNumber: index + 1 };
+  });
+}
 
 export const blobs: BlobStore = {
   async put(key, body, contentType) {
@@ -34,30 +89,56 @@ export const blobs: BlobStore = {
     );
   },
 
-  async deletePrefix(prefix) {
-    let token: string | undefined;
-    do {
-      const page = await client.send(
-        new ListObjectsV2Command({
+  async sizes(prefix) {
+    const sizes = new Map<string, number>();
+    for await (const page of listAll(prefix)) {
+      for (const { Key, Size } of page.Contents ?? []) if (Key) sizes.set(Key, Size ?? 0);
+    }
+    return sizes;
+  },
+
+  async concatenate(parts, target, contentType) {
+    const { UploadId } = await client.send(
+      new CreateMultipartUploadCommand({
+        Bucket: config.bucket,
+        Key: target,
+        ContentType: contentType,
+      }),
+    );
+    if (!UploadId) throw new Error('S3 returned no multipart upload id');
+    try {
+      const uploaded = await uploadParts(target, UploadId, parts);
+      // The object exists only from here on, whole: a failure before leaves no `data`.
+      await client.send(
+        new CompleteMultipartUploadCommand({
           Bucket: config.bucket,
-          Prefix: prefix,
-          ContinuationToken: token,
+          Key: target,
+          UploadId,
+          MultipartUpload: { Parts: uploaded },
         }),
       );
+    } catch (error) {
+      await client
+        .send(new AbortMultipartUploadCommand({ Bucket: config.bucket, Key: target, UploadId }))
+        .catch(() => undefined); // the bucket's lifecycle rule aborts it later otherwise
+      throw error;
+    }
+  },
+
+  async deletePrefix(prefix) {
+    for await (const page of listAll(prefix)) {
       const objects = (page.Contents ?? []).flatMap(({ Key }) => (Key ? [{ Key }] : []));
-      if (objects.length > 0) {
-        const { Errors } = await client.send(
-          new DeleteObjectsCommand({
-            Bucket: config.bucket,
-            Delete: { Objects: objects, Quiet: true },
-          }),
-        );
-        if (Errors && Errors.length > 0) {
-          throw new Error(`S3 refused to delete ${Errors.length} object(s) under ${prefix}`);
-        }
+      if (objects.length === 0) continue;
+      const { Errors } = await client.send(
+        new DeleteObjectsCommand({
+          Bucket: config.bucket,
+          Delete: { Objects: objects, Quiet: true },
+        }),
+      );
+      if (Errors && Errors.length > 0) {
+        throw new Error(`S3 refused to delete ${Errors.length} object(s) under ${prefix}`);
       }
-      token = page.NextContinuationToken;
-    } while (token);
+    }
   },
 
   async presignGet(key, { contentType, contentDisposition, expiresInSeconds }) {

@@ -22,6 +22,26 @@ export interface Content {
   thumbnails: Thumbnail[];
 }
 
+/**
+ * An upload of several chunks in progress: a revision whose chunks are stored under
+ * keys.chunk(company, file, revision, n) until all of them are there and they are assembled.
+ */
+export interface PendingUpload {
+  revision: string;
+  name: string;
+  mime: string;
+  total_chunks: number;
+  /** 0 when the client did not say. */
+  total_size: number;
+  started_at: number;
+  state: 'receiving' | 'assembling';
+  /** When the current assembly claim was taken; a stale claim may be taken over. */
+  assembly_started_at?: number;
+  chunk_count: number;
+  /** Chunk number -> bytes received; recorded once per chunk. */
+  chunk_sizes: Record<string, number>;
+}
+
 /** What a client announced when it created the file without data. */
 export interface Declared {
   name?: string;
@@ -40,21 +60,22 @@ export interface FileRecord {
   updated_at: number;
   declared?: Declared;
   content?: Content;
+  upload?: PendingUpload;
   /** Set by a delete in progress: the file is gone for readers, objects are being removed. */
   deleting?: boolean;
 }
 
+export type UploadStatus = 'uploading' | 'assembling' | 'complete';
+
 /** Twake's public file object. Fields may be added, never renamed or removed. */
-export interface PublicFile {
-  company_id: string;
-  id: string;
-  user_id: string | null;
-  application_id: string | null;
-  created_at: number;
-  updated_at: number;
+export interface PublicFile extends Pick<
+  FileRecord,
+  'company_id' | 'id' | 'user_id' | 'application_id' | 'created_at' | 'updated_at'
+> {
   metadata: { name?: string; mime?: string; thumbnails_status?: ThumbnailsStatus } | null;
   thumbnails: (Thumbnail & { url: string })[];
-  upload_data: { size: number; chunks: number } | null;
+  /** `status` is ours: Twake clients ignore it. */
+  upload_data: { size: number; chunks: number; status?: UploadStatus } | null;
 }
 
 export const API_PREFIX = '/internal/services/files/v1';
@@ -76,7 +97,7 @@ export function isCreator(principal: Principal, record: FileRecord): boolean {
 }
 
 export function toPublicFile(record: FileRecord): PublicFile {
-  const { content, declared } = record;
+  const { content, declared, upload } = record;
   const base = {
     company_id: record.company_id,
     id: record.id,
@@ -97,7 +118,19 @@ export function toPublicFile(record: FileRecord): PublicFile {
         ...thumbnail,
         url: thumbnailUrl(record.company_id, record.id, thumbnail.index),
       })),
-      upload_data: { size: content.size, chunks: content.chunks },
+      upload_data: { size: content.size, chunks: content.chunks, status: 'complete' },
+    };
+  }
+  if (upload) {
+    return {
+      ...base,
+      metadata: { name: upload.name, mime: upload.mime },
+      thumbnails: [],
+      upload_data: {
+        size: upload.total_size,
+        chunks: upload.total_chunks,
+        status: upload.state === 'assembling' ? 'assembling' : 'uploading',
+      },
     };
   }
   const hasMetadata = declared?.name !== undefined || declared?.mime !== undefined;

@@ -1,6 +1,6 @@
-import { lookup } from 'mime-types';
+import { openFile, requireRole, type FileRef } from './access';
 import { attachmentDisposition } from './content-disposition';
-import { badRequest, conflict, forbidden, notFound, tooLarge } from './errors';
+import { badRequest, conflict, forbidden, notFound } from './errors';
 import {
   creatorOf,
   isCreator,
@@ -11,50 +11,24 @@ import {
   type PublicFile,
 } from './file';
 import { checkCompanyId, checkFileId, keys, newFileId, newRevision } from './ids';
-import type { Principal, Role } from './principal';
+import { checkRequestData, nameAndMime, type IncomingData } from './incoming';
+import type { Principal } from './principal';
 import type { Services } from './ports';
-import type { UploadParams } from './upload-params';
+import {
+  dropRevision,
+  firstChunkOfNewFile,
+  hasChunk,
+  receiveChunk,
+  totalChunksOf,
+} from './uploads';
+import { checkChunkNumber, type UploadParams } from './upload-params';
 
-/**
- * File data accepted in one request. Lambda takes 6 MB per synchronous invocation and API
- * Gateway base64-encodes binary bodies, so 4 MiB of data is the most one request can carry.
- */
-export const MAX_REQUEST_DATA_BYTES = 4 * 1024 * 1024;
-
-/** Bytes of one request, with what the client said about them. */
-export interface IncomingData {
-  bytes: Uint8Array;
-  filename?: string;
-  mime?: string;
-}
-
-interface FileRef {
-  principal: Principal;
-  companyId: string | undefined;
-  fileId: string | undefined;
-}
+export type { FileRef } from './access';
 
 interface UploadRequest {
   principal: Principal;
   params: UploadParams;
   data: IncomingData | undefined;
-}
-
-const GENERIC_MIME = 'application/octet-stream';
-
-async function requireRole(s: Services, principal: Principal, companyId: string): Promise<Role> {
-  const role = await s.members.roleOf(companyId, principal);
-  if (!role) throw forbidden('You are not a member of this company');
-  return role;
-}
-
-async function openFile(s: Services, ref: FileRef): Promise<{ record: FileRecord; role: Role }> {
-  const companyId = checkCompanyId(ref.companyId);
-  const fileId = checkFileId(ref.fileId);
-  const role = await requireRole(s, ref.principal, companyId);
-  const record = await s.records.get(companyId, fileId);
-  if (!record || record.deleting) throw notFound('File not found');
-  return { record, role };
 }
 
 function declaredFrom(params: UploadParams): Declared | undefined {
@@ -68,38 +42,16 @@ function declaredFrom(params: UploadParams): Declared | undefined {
   return present.length > 0 ? Object.fromEntries(present) : undefined;
 }
 
-function requireSingleChunk(params: UploadParams, declared: Declared | undefined): void {
-  const totalChunks = params.totalChunks ?? declared?.total_chunks ?? 1;
-  if (totalChunks > 1) {
-    throw badRequest(
-      `total_chunks=${totalChunks}: chunked uploads are not available yet; send the whole file ` +
-        `(up to ${MAX_REQUEST_DATA_BYTES} bytes) in one request`,
-    );
-  }
-}
-
-function nameAndMime(params: UploadParams, declared: Declared | undefined, data: IncomingData) {
-  const name = params.filename ?? declared?.name ?? (data.filename || 'untitled');
-  const partMime = data.mime && data.mime !== GENERIC_MIME ? data.mime : undefined;
-  const mime = params.mime ?? declared?.mime ?? partMime ?? (lookup(name) || GENERIC_MIME);
-  return { name, mime };
-}
-
-/** Writes one request's bytes as a complete revision; the record is not touched. */
+/** A whole file in one request: written straight to its final key as a new revision. */
 async function storeWhole(
   s: Services,
   record: Pick<FileRecord, 'company_id' | 'id' | 'declared'>,
   params: UploadParams,
   data: IncomingData,
 ): Promise<Content> {
-  requireSingleChunk(params, record.declared);
+  checkChunkNumber(params.chunkNumber ?? 1, 1);
+  checkRequestData(data);
   const size = data.bytes.byteLength;
-  if (size > MAX_REQUEST_DATA_BYTES) {
-    throw tooLarge(
-      `A request carries at most ${MAX_REQUEST_DATA_BYTES} bytes (4 MiB) of file data; ` +
-        'send larger files in chunks',
-    );
-  }
   const declaredSize = params.totalSize ?? record.declared?.total_size;
   if (declaredSize && declaredSize !== size) {
     throw badRequest(`total_size says ${declaredSize} bytes but the request carried ${size}`);
@@ -125,7 +77,11 @@ export async function createFile(
     updated_at: now,
     declared: declaredFrom(request.params),
   };
-  if (request.data) record.content = await storeWhole(s, record, request.params, request.data);
+  const { data, params } = request;
+  if (data && totalChunksOf(params, record) > 1) {
+    return toPublicFile(await firstChunkOfNewFile(s, record, { ...request, data }));
+  }
+  if (data) record.content = await storeWhole(s, record, params, data);
   await s.records.create(record);
   return toPublicFile(record);
 }
@@ -135,17 +91,20 @@ export async function uploadToFile(
   request: UploadRequest & FileRef,
 ): Promise<PublicFile> {
   const { record } = await openFile(s, request);
-  const { principal } = request;
+  const { principal, params, data } = request;
   if (principal.kind === 'user' && !isCreator(principal, record)) {
     throw forbidden("Only the file's creator or an application can upload into it");
   }
   if (principal.kind === 'user' && record.content) {
     throw forbidden('This file is complete: only applications can overwrite it');
   }
-  if (!request.data) throw badRequest('No file data: send a multipart part named file');
+  if (!data) throw badRequest('No file data: send a multipart part named file');
+  if (record.upload || totalChunksOf(params, record) > 1) {
+    return toPublicFile(await receiveChunk(s, record, { principal, params, data }));
+  }
 
   const previous = record.content?.revision;
-  const content = await storeWhole(s, record, request.params, request.data);
+  const content = await storeWhole(s, record, params, data);
   const updated = await s.records.replaceContent(
     record.company_id,
     record.id,
@@ -161,21 +120,18 @@ export async function uploadToFile(
   return toPublicFile(updated);
 }
 
-/**
- * Old revisions are removed once the new one is current. A failure here leaves only stray
- * objects under the file's prefix, which delete removes with everything else.
- */
-async function dropRevision(s: Services, record: FileRecord, revision: string): Promise<void> {
-  try {
-    await s.blobs.deletePrefix(keys.revisionPrefix(record.company_id, record.id, revision));
-  } catch (error) {
-    s.warn('could not remove a replaced revision', { fileId: record.id, revision, error });
-  }
-}
-
 export async function getFile(s: Services, ref: FileRef): Promise<PublicFile> {
   const { record } = await openFile(s, ref);
   return toPublicFile(record);
+}
+
+/** resumable.js's chunk test: the resource if chunk n is stored, undefined if not. */
+export async function testChunk(
+  s: Services,
+  ref: FileRef & { chunkNumber: number },
+): Promise<PublicFile | undefined> {
+  const { record } = await openFile(s, ref);
+  return hasChunk(record, ref.chunkNumber) ? toPublicFile(record) : undefined;
 }
 
 export async function downloadLink(
@@ -207,9 +163,9 @@ export async function deleteFile(s: Services, ref: FileRef): Promise<void> {
   if (!record) throw notFound('File not found');
   const allowed =
     ref.principal.kind === 'application' || role === 'admin' || isCreator(ref.principal, record);
-  if (!allowed)
+  if (!allowed) {
     throw forbidden("Only the file's creator, a company admin or an application can delete it");
-
+  }
   if (!record.deleting && !(await s.records.markDeleting(companyId, fileId))) {
     throw notFound('File not found');
   }

@@ -36,4 +36,8 @@ export const keys = {
   data: (companyId: string, fileId: string, revision: string) =>
     `files/${companyId}/${fileId}/${revision}/data`,
   uploadsPrefix: (companyId: string, fileId: string) => `uploads/${companyId}/${fileId}/`,
+  chunksPrefix: (companyId: string, fileId: string, revision: string) =>
+    `uploads/${companyId}/${fileId}/${revision}/`,
+  chunk: (companyId: string, fileId: string, revision: string, chunkNumber: number) =>
+    `uploads/${companyId}/${fileId}/${revision}/${chunkNumber}`,
 };

@@ -37,6 +37,13 @@ function wholeNumber(query: Query, alias: string, name: string): number | undefi
   return value;
 }
 
+/** The total may come from the upload in progress, so the domain checks again once it is known. */
+export function checkChunkNumber(chunkNumber: number, totalChunks: number): void {
+  if (chunkNumber < 1 || chunkNumber > totalChunks) {
+    throw badRequest(`chunk_number must be between 1 and total_chunks (${totalChunks})`);
+  }
+}
+
 export function parseUploadParams(query: Query): UploadParams {
   const filename = pick(query, 'resumableFilename', 'filename')?.[1];
   if (filename !== undefined && filename.length > MAX_NAME_LENGTH) {
@@ -54,10 +61,7 @@ export function parseUploadParams(query: Query): UploadParams {
   }
 
   const chunkNumber = wholeNumber(query, 'resumableChunkNumber', 'chunk_number');
-  const chunkCeiling = totalChunks ?? 1;
-  if (chunkNumber !== undefined && (chunkNumber < 1 || chunkNumber > chunkCeiling)) {
-    throw badRequest(`chunk_number must be between 1 and total_chunks (${chunkCeiling})`);
-  }
+  if (chunkNumber !== undefined) checkChunkNumber(chunkNumber, totalChunks ?? MAX_CHUNKS);
 
   const sync = query['thumbnail_sync']?.toLowerCase();
   return {

@@ -13,3 +13,7 @@ export function json(statusCode: number, body: unknown, cacheControl = 'no-store
 export function redirect(location: string, cacheControl = 'no-store'): HttpResult {
   return { statusCode: 302, headers: { location, 'cache-control': cacheControl } };
 }
+
+export function noContent(): HttpResult {
+  return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
+}

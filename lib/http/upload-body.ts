@@ -1,14 +1,14 @@
 import busboy from 'busboy';
 import { badRequest, tooLarge, unsupportedMediaType } from '../domain/errors';
-import { MAX_REQUEST_DATA_BYTES, type IncomingData } from '../domain/files';
+import {
+  MAX_REQUEST_DATA_BYTES,
+  TOO_LARGE_FOR_ONE_REQUEST,
+  type IncomingData,
+} from '../domain/incoming';
 import type { HttpEvent } from './request';
 
 // Room for multipart boundaries and part headers around 4 MiB of data.
 const MAX_BODY_BYTES = MAX_REQUEST_DATA_BYTES + 64 * 1024;
-
-const limitMessage =
-  `A request carries at most ${MAX_REQUEST_DATA_BYTES} bytes (4 MiB) of file data; ` +
-  'send larger files in chunks';
 
 /**
  * File data of an upload request: the first file part of a multipart/form-data body (as
@@ -24,7 +24,7 @@ export async function readUploadBody(event: HttpEvent): Promise<IncomingData | u
       ? undefined
       : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
 
-  if (body && body.byteLength > MAX_BODY_BYTES) throw tooLarge(limitMessage);
+  if (body && body.byteLength > MAX_BODY_BYTES) throw tooLarge(TOO_LARGE_FOR_ONE_REQUEST);
   if (mediaType === 'multipart/form-data')
     return firstFilePart(body ?? Buffer.alloc(0), contentType);
   if (mediaType === 'application/octet-stream') return { bytes: body ?? Buffer.alloc(0) };
@@ -52,7 +52,7 @@ function firstFilePart(body: Buffer, contentType: string): Promise<IncomingData>
     parser.on('file', (_field, stream, info) => {
       const pieces: Buffer[] = [];
       stream.on('data', (piece: Buffer) => pieces.push(piece));
-      stream.on('limit', () => reject(tooLarge(limitMessage)));
+      stream.on('limit', () => reject(tooLarge(TOO_LARGE_FOR_ONE_REQUEST)));
       stream.on('end', () => {
         file = { bytes: Buffer.concat(pieces), filename: info.filename, mime: info.mimeType };
       });

@@ -189,6 +189,7 @@ class LocalStackPlugin {
           filesTable: environment['FILES_TABLE'],
           membersTable: environment['MEMBERS_TABLE'],
           jwtSecret: environment['JWT_SECRET'],
+          environment,
         },
         null,
         2,

@@ -54,6 +54,9 @@ describe('malformed query values are 400 naming the parameter', () => {
     ['total_chunks=0', 'total_chunks'],
     ['resumableTotalChunks=x', 'resumableTotalChunks'],
     ['chunk_number=2', 'chunk_number'],
+    ['chunk_number=0&total_chunks=5', 'chunk_number'],
+    ['chunk_number=6&total_chunks=5', 'chunk_number'],
+    ['resumableChunkNumber=abc&resumableTotalChunks=5', 'resumableChunkNumber'],
     ['type=nonsense', 'type'],
   ])('%s', async (query, param) => {
     const response = await call<{ message: string }>(filesUrl(company, `?${query}`), {
@@ -96,7 +99,11 @@ describe('request bodies', () => {
       body: multipart(binaryBytes(4 * MiB), 'max.bin'),
     });
     expect(response.status).toBe(200);
-    expect(response.body.resource.upload_data).toEqual({ size: 4 * MiB, chunks: 1 });
+    expect(response.body.resource.upload_data).toEqual({
+      size: 4 * MiB,
+      chunks: 1,
+      status: 'complete',
+    });
   });
 
   test('a multipart body with no file part: 400', async () => {

@@ -55,7 +55,7 @@ describe('a single-request upload, end to end through the offline API', () => {
       updated_at: expect.any(Number),
       metadata: { name, mime, thumbnails_status: 'done' },
       thumbnails: [],
-      upload_data: { size: bytes.length, chunks: 1 },
+      upload_data: { size: bytes.length, chunks: 1, status: 'complete' },
     });
 
     const read = await call<{ resource: Resource }>(filesUrl(company, `/${resource.id}`), {
@@ -110,7 +110,7 @@ describe('a single-request upload, end to end through the offline API', () => {
   test('a zero-byte file is a file', async () => {
     const created = await upload(multipart(new Uint8Array(0), 'empty.txt', 'text/plain'));
     expect(created.status).toBe(200);
-    expect(created.body.resource.upload_data).toEqual({ size: 0, chunks: 1 });
+    expect(created.body.resource.upload_data).toEqual({ size: 0, chunks: 1, status: 'complete' });
     expect((await download(created.body.resource.id)).bytes.length).toBe(0);
   });
 

@@ -8,17 +8,10 @@ import { startLocalStack } from './local-stack';
 export default async function globalSetup(): Promise<void> {
   const { child, dataDir, info } = await startLocalStack();
   (globalThis as { __STACK__?: unknown }).__STACK__ = { child, dataDir };
-  Object.assign(process.env, {
+  Object.assign(process.env, info.environment, {
     TEST_API_URL: info.api,
     TEST_STACK_PID: String(child.pid),
     LOCAL_DATA_DIR: dataDir,
-    FILES_TABLE: info.filesTable,
-    MEMBERS_TABLE: info.membersTable,
-    BUCKET: info.bucket,
-    JWT_SECRET: info.jwtSecret,
-    S3_ENDPOINT: info.s3Endpoint,
-    DYNAMODB_ENDPOINT: info.dynamodbEndpoint,
-    DOWNLOAD_URL_TTL_SECONDS: '300',
     AWS_REGION: info.region,
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',

@@ -15,6 +15,8 @@ export interface StackInfo {
   filesTable: string;
   membersTable: string;
   jwtSecret: string;
+  /** The functions' environment, as osls resolved it for the local stage. */
+  environment: Record<string, string>;
 }
 
 const root = path.resolve(__dirname, '../..');

@@ -5,6 +5,10 @@ Object.assign(process.env, {
   BUCKET: 'unit-bucket',
   JWT_SECRET: 'unit-test-secret-unit-test-secret-0123',
   DOWNLOAD_URL_TTL_SECONDS: '300',
+  ASSEMBLE_FUNCTION_NAME: 'unit-assemble',
+  MAX_FILE_SIZE_BYTES: String(5 * 1024 ** 3),
+  SYNC_ASSEMBLY_MAX_BYTES: String(64 * 1024 ** 2),
+  ASSEMBLY_LEASE_SECONDS: '960',
   AWS_REGION: 'eu-west-1',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
 });

@@ -58,7 +58,7 @@ describe("toPublicFile: Twake's public file object", () => {
           url: `/internal/services/files/v1/companies/acme/files/${base.id}/thumbnails/0`,
         },
       ],
-      upload_data: { size: 4718592, chunks: 2 },
+      upload_data: { size: 4718592, chunks: 2, status: 'complete' },
     });
     expect(JSON.stringify(resource)).not.toMatch(/encryption_key|revision|declared/);
   });

@@ -87,7 +87,7 @@ describe('parseUploadParams', () => {
     [{ total_chunks: '0' }, 'total_chunks'],
     [{ total_chunks: '10001' }, 'total_chunks'],
     [{ chunk_number: '0' }, 'chunk_number'],
-    [{ chunk_number: '2' }, 'chunk_number'],
+    [{ chunk_number: '10001' }, 'chunk_number'],
     [{ chunk_number: '6', total_chunks: '5' }, 'chunk_number'],
     [{ chunk_number: 'abc', total_chunks: '5' }, 'chunk_number'],
     [{ type: 'not a mime' }, 'type'],

@@ -1,0 +1,35 @@
+import { forbidden, notFound } from './errors';
+import type { FileRecord } from './file';
+import { checkCompanyId, checkFileId } from './ids';
+import type { Services } from './ports';
+import type { Principal, Role } from './principal';
+
+/** A request about one file, as the route gives it: ids are checked before any lookup. */
+export interface FileRef {
+  principal: Principal;
+  companyId: string | undefined;
+  fileId: string | undefined;
+}
+
+export async function requireRole(
+  s: Services,
+  principal: Principal,
+  companyId: string,
+): Promise<Role> {
+  const role = await s.members.roleOf(companyId, principal);
+  if (!role) throw forbidden('You are not a member of this company');
+  return role;
+}
+
+/** The file, for a member of its company; a file being deleted is already gone. */
+export async function openFile(
+  s: Services,
+  ref: FileRef,
+): Promise<{ record: FileRecord; role: Role }> {
+  const companyId = checkCompanyId(ref.companyId);
+  const fileId = checkFileId(ref.fileId);
+  const role = await requireRole(s, ref.principal, companyId);
+  const record = await s.records.get(companyId, fileId);
+  if (!record || record.deleting) throw notFound('File not found');
+  return { record, role };
+}

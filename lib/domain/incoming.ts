@@ -1,0 +1,42 @@
+import { lookup } from 'mime-types';
+import { tooLarge } from './errors';
+import type { Declared } from './file';
+import type { UploadParams } from './upload-params';
+
+/**
+ * File data accepted in one request. Lambda takes 6 MB per synchronous invocation and API
+ * Gateway base64-encodes binary bodies, so 4 MiB of data is the most one request can carry.
+ */
+export const MAX_REQUEST_DATA_BYTES = 4 * 1024 * 1024;
+
+export const TOO_LARGE_FOR_ONE_REQUEST =
+  `A request carries at most ${MAX_REQUEST_DATA_BYTES} bytes (4 MiB) of file data; ` +
+  'send larger files in chunks';
+
+/** Bytes of one request, with what the client said about them. */
+export interface IncomingData {
+  bytes: Uint8Array;
+  filename?: string;
+  mime?: string;
+}
+
+const GENERIC_MIME = 'application/octet-stream';
+
+export function checkRequestData(data: IncomingData): void {
+  if (data.bytes.byteLength > MAX_REQUEST_DATA_BYTES) throw tooLarge(TOO_LARGE_FOR_ONE_REQUEST);
+}
+
+/**
+ * Name and type of an upload: what the query says now, else what the create declared, else
+ * the multipart part's; a missing or generic type is guessed from the name.
+ */
+export function nameAndMime(
+  params: UploadParams,
+  declared: Declared | undefined,
+  data: IncomingData,
+): { name: string; mime: string } {
+  const name = params.filename ?? declared?.name ?? (data.filename || 'untitled');
+  const partMime = data.mime && data.mime !== GENERIC_MIME ? data.mime : undefined;
+  const mime = params.mime ?? declared?.mime ?? partMime ?? (lookup(name) || GENERIC_MIME);
+  return { name, mime };
+}
