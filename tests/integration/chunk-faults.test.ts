@@ -1,0 +1,181 @@
+import {
+  CompleteMultipartUploadCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { handler as assembleUpload } from '../../functions/async/assemble-upload';
+import { handler as createFile } from '../../functions/http/create-file';
+import { handler as deleteFile } from '../../functions/http/delete-file';
+import { handler as uploadToFile } from '../../functions/http/upload-to-file';
+import { binaryBytes, sha256 } from '../helpers/api';
+import { fileItem, objectKeys } from '../helpers/aws';
+import { MiB } from '../helpers/chunks';
+import { httpEvent, lambdaContext, octetStream } from '../helpers/events';
+import { newCompanyId, tokenFor } from '../helpers/principals';
+
+type Result = APIGatewayProxyStructuredResultV2 & { body: string };
+const company = newCompanyId();
+let token: string;
+
+beforeAll(async () => {
+  token = await tokenFor({ company, user: 'fay' });
+});
+afterEach(() => jest.restoreAllMocks());
+
+const invoke = async (handler: unknown, event: unknown): Promise<Result> =>
+  (await (handler as (e: unknown, c: unknown) => Promise<Result>)(
+    event,
+    lambdaContext(),
+  )) as Result;
+
+const originalSend = S3Client.prototype.send;
+
+/** Counts S3 commands of a type, and optionally fails the n-th. */
+function watchS3<T>(type: abstract new (...args: never[]) => T, failOn?: number) {
+  const seen = { count: 0 };
+  jest.spyOn(S3Client.prototype, 'send').mockImplementation(function (
+    this: S3Client,
+    ...args: unknown[]
+  ) {
+    if (args[0] instanceof type && ++seen.count === failOn) {
+      return Promise.reject(Object.assign(new Error('injected fault'), { name: 'InternalError' }));
+    }
+    return (originalSend as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+  } as never);
+  return seen;
+}
+
+async function newFile(): Promise<string> {
+  const created = await invoke(createFile, {
+    ...httpEvent('create-file', { token, companyId: company }),
+    body: undefined,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return (JSON.parse(created.body) as { resource: { id: string } }).resource.id;
+}
+
+const bytes = binaryBytes(10 * MiB, 77);
+const chunkOf = (n: number) => bytes.subarray((n - 1) * 4 * MiB, n * 4 * MiB);
+
+function chunkEvent(fileId: string, n: number) {
+  return httpEvent('upload-to-file', {
+    token,
+    companyId: company,
+    fileId,
+    query: { chunk_number: String(n), total_chunks: '3', total_size: String(bytes.length) },
+    body: octetStream(chunkOf(n)),
+  });
+}
+
+async function content(fileId: string): Promise<string> {
+  const item = await fileItem(company, fileId);
+  const key = `files/${company}/${fileId}/${item?.['content']?.revision}/data`;
+  const url = `${process.env['S3_ENDPOINT']}/${process.env['BUCKET']}/${key}`;
+  return sha256(Buffer.from(await (await fetch(url)).arrayBuffer()));
+}
+
+test('S3 failing while a chunk is written: 5xx, chunk not recorded, a retry succeeds', async () => {
+  const fileId = await newFile();
+  watchS3(PutObjectCommand, 1);
+  const failed = await invoke(uploadToFile, chunkEvent(fileId, 2));
+  expect(failed.statusCode).toBe(500);
+  expect((await fileItem(company, fileId))?.['upload']?.chunk_sizes).toEqual({});
+  jest.restoreAllMocks();
+
+  expect((await invoke(uploadToFile, chunkEvent(fileId, 2))).statusCode).toBe(200);
+  expect((await fileItem(company, fileId))?.['upload']?.chunk_sizes).toEqual({ 2: 4 * MiB });
+});
+
+test('two last chunks at once: exactly one assembly, a correct file', async () => {
+  const fileId = await newFile();
+  expect((await invoke(uploadToFile, chunkEvent(fileId, 1))).statusCode).toBe(200);
+  const completions = watchS3(CompleteMultipartUploadCommand);
+  const [a, b] = await Promise.all([
+    invoke(uploadToFile, chunkEvent(fileId, 2)),
+    invoke(uploadToFile, chunkEvent(fileId, 3)),
+  ]);
+  expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
+  expect(completions.count).toBe(1);
+  expect(await content(fileId)).toBe(sha256(bytes));
+  expect(await objectKeys(`uploads/${company}/${fileId}/`)).toEqual([]);
+});
+
+test('an assembly that fails leaves no data object, and a retry of the last chunk completes', async () => {
+  const fileId = await newFile();
+  await invoke(uploadToFile, chunkEvent(fileId, 1));
+  await invoke(uploadToFile, chunkEvent(fileId, 2));
+  watchS3(UploadPartCommand, 2);
+  const failed = await invoke(uploadToFile, chunkEvent(fileId, 3));
+  expect(failed.statusCode).toBe(500);
+  expect(await objectKeys(`files/${company}/${fileId}/`)).toEqual([]);
+  expect(await fileItem(company, fileId)).toMatchObject({
+    upload: { state: 'receiving', chunk_count: 3 },
+  });
+  jest.restoreAllMocks();
+
+  const retried = await invoke(uploadToFile, chunkEvent(fileId, 3));
+  expect(retried.statusCode).toBe(200);
+  expect(JSON.parse(retried.body)).toMatchObject({
+    resource: { upload_data: { status: 'complete' } },
+  });
+  expect(await content(fileId)).toBe(sha256(bytes));
+});
+
+test('the asynchronous assembler can run again after a failure, and twice is harmless', async () => {
+  const other = await newFile();
+  for (const n of [1, 2]) await invoke(uploadToFile, chunkEvent(other, n));
+  watchS3(UploadPartCommand, 1);
+  // Hand-off as above 64 MiB: the completing request claims, the async function assembles.
+  const { services } = await import('../../lib/services');
+  const limits = services.limits;
+  services.limits = { ...limits, syncAssemblyMaxBytes: 0 };
+  const enqueued: unknown[] = [];
+  const enqueue = jest.spyOn(services.assemblies, 'enqueue').mockImplementation(async (job) => {
+    enqueued.push(job);
+  });
+  try {
+    const handedOff = await invoke(uploadToFile, chunkEvent(other, 3));
+    expect(JSON.parse(handedOff.body)).toMatchObject({
+      resource: { upload_data: { status: 'assembling' } },
+    });
+  } finally {
+    services.limits = limits;
+    enqueue.mockRestore();
+  }
+  expect(enqueued).toHaveLength(1);
+  await expect(assembleUpload(enqueued[0] as never, lambdaContext() as never)).rejects.toThrow(
+    'injected fault',
+  );
+  expect(await objectKeys(`files/${company}/${other}/`)).toEqual([]);
+  jest.restoreAllMocks();
+  await assembleUpload(enqueued[0] as never, lambdaContext() as never);
+  await assembleUpload(enqueued[0] as never, lambdaContext() as never);
+  expect(await content(other)).toBe(sha256(bytes));
+  expect(await objectKeys(`files/${company}/${other}/`)).toHaveLength(1);
+});
+
+test('a delete landing between a chunk write and its record: 404, nothing left behind', async () => {
+  const fileId = await newFile();
+  await invoke(uploadToFile, chunkEvent(fileId, 1));
+  jest.spyOn(S3Client.prototype, 'send').mockImplementation(async function (
+    this: S3Client,
+    ...args: unknown[]
+  ) {
+    const result = await (originalSend as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    if (args[0] instanceof PutObjectCommand) {
+      jest.restoreAllMocks();
+      const removed = await invoke(
+        deleteFile,
+        httpEvent('delete-file', { token, companyId: company, fileId }),
+      );
+      expect(removed.statusCode).toBe(200);
+    }
+    return result;
+  } as never);
+  const late = await invoke(uploadToFile, chunkEvent(fileId, 2));
+  expect(late.statusCode).toBe(404);
+  expect(await fileItem(company, fileId)).toBeUndefined();
+  expect(await objectKeys(`uploads/${company}/${fileId}/`)).toEqual([]);
+});
