@@ -6,9 +6,11 @@
  * (as S3 notifications do on AWS) through offline's Lambda invoke API. On Ctrl-C it stops
  * what it started.
  */
+import { fork } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import {
   CreateTableCommand,
@@ -18,11 +20,6 @@ import {
 
 const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as (options: object) => Server;
-const S3rver = require('s3rver') as new (options: object) => {
-  run(): Promise<unknown>;
-  close(): Promise<void>;
-  on(event: 'event', listener: (event: S3Event) => void): void;
-};
 
 interface S3Record {
   eventName: string;
@@ -110,16 +107,26 @@ class LocalStackPlugin {
     );
     this.#stop.push(() => new Promise((resolve) => dynamo.close(() => resolve())));
 
-    const s3 = new S3rver({
-      address: '127.0.0.1',
-      port: s3Port,
-      directory: path.join(dataDir, 's3'),
-      silent: true,
-      configureBuckets: [{ name: bucket }],
+    const s3 = fork(
+      fileURLToPath(new URL('./s3-emulator.mts', import.meta.url)),
+      [JSON.stringify({ port: s3Port, directory: path.join(dataDir, 's3'), bucket })],
+      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+    );
+    this.#stop.push(
+      () =>
+        new Promise((resolve) => {
+          if (s3.exitCode !== null) return resolve();
+          s3.once('exit', () => resolve());
+          s3.kill('SIGTERM');
+        }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      s3.once('exit', (code) => reject(new Error(`the S3 emulator exited with ${code}`)));
+      s3.on('message', (message: { type: string; event?: S3Event }) => {
+        if (message.type === 'ready') resolve();
+        if (message.type === 'event' && message.event) this.#deliver(message.event);
+      });
     });
-    await s3.run();
-    this.#stop.push(() => s3.close());
-    s3.on('event', (event) => this.#deliver(event));
 
     await this.#createTables();
   }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -87,4 +87,37 @@ export async function startLocalStack(): Promise<{
   });
   const info = JSON.parse(await readFile(path.join(dataDir, 'stack.json'), 'utf8')) as StackInfo;
   return { child, dataDir, info };
+}
+
+/**
+ * The environment under which code outside the stack (tests, benchmarks) reaches the same
+ * emulators the functions use, as the functions themselves would.
+ */
+export function stackEnvironment(info: StackInfo, dataDir: string): Record<string, string> {
+  return {
+    ...info.environment,
+    TEST_API_URL: info.api,
+    LOCAL_DATA_DIR: dataDir,
+    AWS_REGION: info.region,
+    // s3rver checks only this key id.
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  };
+}
+
+/** SIGTERM (the stack stops its emulators), SIGKILL after 10 s; then the data folder goes. */
+export async function stopLocalStack(
+  stack: { child: ChildProcess; dataDir: string },
+  { keepData = false } = {},
+): Promise<void> {
+  const { child, dataDir } = stack;
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  if (!keepData) await rm(dataDir, { recursive: true, force: true });
 }

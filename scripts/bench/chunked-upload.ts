@@ -1,0 +1,233 @@
+/**
+ * npm run bench:chunked — chunked upload throughput and assembly memory, on a local stack of
+ * its own (free ports, throw-away data):
+ *
+ * 1. 100 MiB in 4 MiB chunks, 4 in flight, through the offline API until downloadable, next
+ *    to an S3 multipart upload of the same bytes (8 MiB parts, 4 in flight) to the same
+ *    s3rver, in the same run: median, min and max of 3 rounds, and the ratio of medians.
+ * 2. A 200 MiB upload assembled by the assembleUpload handler in a process of its own: its
+ *    peak RSS next to the file size.
+ *
+ * Figures go to stdout as a Markdown table and to bench/results/chunked-upload.json.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { startLocalStack, stackEnvironment, stopLocalStack } from '../local/stack-process';
+
+const MiB = 1024 * 1024;
+const ROUNDS = 3;
+const root = path.resolve(__dirname, '../..');
+const run = promisify(execFile);
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+async function main(): Promise<void> {
+  const stack = await startLocalStack();
+  try {
+    Object.assign(process.env, stackEnvironment(stack.info, stack.dataDir));
+    // Imported once the environment points at this stack.
+    const { call, filesUrl, sha256 } = await import('../../tests/helpers/api');
+    const { sendChunks, splitChunks } = await import('../../tests/helpers/chunks');
+    const { bearer, tokenFor } = await import('../../tests/helpers/principals');
+    const { inParallel } = await import('../../lib/parallel');
+
+    const company = 'bench';
+    const token = await tokenFor({ company, user: 'bench' });
+    const s3 = new S3Client({
+      endpoint: stack.info.s3Endpoint,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
+
+    async function rawMultipart(bytes: Buffer, key: string): Promise<void> {
+      const Bucket = stack.info.bucket;
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: key }));
+      const parts = splitChunks(bytes, 8 * MiB);
+      const uploaded = await inParallel(parts, 4, async (part, index) => {
+        const { ETag } = await s3.send(
+          new UploadPartCommand({ Bucket, Key: key, UploadId, PartNumber: index + 1, Body: part }),
+        );
+        return { ETag, PartNumber: index + 1 };
+      });
+      await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key: key,
+          UploadId,
+          MultipartUpload: { Parts: uploaded },
+        }),
+      );
+    }
+
+    async function createEmpty(): Promise<string> {
+      const created = await call<{ resource: { id: string } }>(filesUrl(company), {
+        method: 'POST',
+        headers: bearer(token),
+      });
+      return created.body.resource.id;
+    }
+
+    async function serviceUpload(bytes: Buffer, numbers?: number[]): Promise<string> {
+      const fileId = await createEmpty();
+      const chunks = splitChunks(bytes, 4 * MiB);
+      const upload = {
+        company,
+        token,
+        fileId,
+        bytes,
+        chunks,
+        naming: 'twake' as const,
+        filename: 'bench.bin',
+      };
+      await sendChunks(upload, numbers ?? chunks.map((_, i) => i + 1), 4);
+      return fileId;
+    }
+
+    async function untilComplete(fileId: string): Promise<void> {
+      for (;;) {
+        const read = await call<{ resource: { upload_data: { status: string } } }>(
+          filesUrl(company, `/${fileId}`),
+          { headers: bearer(token) },
+        );
+        if (read.body.resource.upload_data.status === 'complete') return;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+
+    // 1. Throughput.
+    const size = 100 * MiB;
+    const bytes = randomBytes(size);
+    const rawSeconds: number[] = [];
+    const serviceSeconds: number[] = [];
+    let verified = false;
+    for (let i = 0; i < ROUNDS; i++) {
+      let started = performance.now();
+      await rawMultipart(bytes, `bench/raw-${i}`);
+      rawSeconds.push((performance.now() - started) / 1000);
+
+      started = performance.now();
+      const fileId = await serviceUpload(bytes);
+      await untilComplete(fileId);
+      serviceSeconds.push((performance.now() - started) / 1000);
+      if (!verified) {
+        const link = await call<{ url: string }>(
+          filesUrl(company, `/${fileId}/download?redirect=false`),
+          { headers: bearer(token) },
+        );
+        const copy = Buffer.from(await (await fetch(link.body.url)).arrayBuffer());
+        if (sha256(copy) !== sha256(bytes)) throw new Error('downloaded bytes differ');
+        verified = true;
+      }
+    }
+    const throughput = (seconds: number[]) => seconds.map((s) => size / MiB / s);
+    const raw = throughput(rawSeconds);
+    const service = throughput(serviceSeconds);
+
+    // 2. Assembly memory: every chunk through the API but the last, whose request hands the
+    // job to an assembler process of its own instead of the offline one.
+    const bigSize = 200 * MiB;
+    const big = randomBytes(bigSize);
+    const bigChunks = splitChunks(big, 4 * MiB);
+    const fileId = await serviceUpload(big, bigChunks.map((_, i) => i + 1).slice(0, -1));
+    const { services } = await import('../../lib/services');
+    const { uploadToFile } = await import('../../lib/domain/files');
+    const jobs: unknown[] = [];
+    services.assemblies = { enqueue: async (job) => void jobs.push(job) };
+    await uploadToFile(services, {
+      principal: { kind: 'user', userId: 'bench' },
+      companyId: company,
+      fileId,
+      params: {
+        chunkNumber: bigChunks.length,
+        totalChunks: bigChunks.length,
+        thumbnailSync: false,
+      },
+      data: { bytes: bigChunks[bigChunks.length - 1] as Buffer },
+    });
+    // The handler as Lambda runs it: one esbuild bundle, as serverless-esbuild makes it.
+    const bundle = path.join(stack.dataDir, 'assemble-upload.cjs');
+    await build({
+      entryPoints: [path.join(root, 'functions/async/assemble-upload.ts')],
+      bundle: true,
+      minify: true,
+      platform: 'node',
+      target: 'node24',
+      format: 'cjs',
+      outfile: bundle,
+      logLevel: 'error',
+    });
+    const { stdout } = await run(
+      path.join(root, 'node_modules/.bin/tsx'),
+      [path.join(root, 'scripts/bench/assemble-job.ts'), bundle, JSON.stringify(jobs[0])],
+      { cwd: root, env: process.env, maxBuffer: 1024 * 1024 },
+    );
+    const assembly = JSON.parse(stdout) as {
+      seconds: number;
+      rssAfterLoadMiB: number;
+      peakRssMiB: number;
+    };
+    await untilComplete(fileId);
+
+    const results = {
+      measured_at: new Date().toISOString(),
+      chunked_upload: {
+        size_mib: size / MiB,
+        rounds: ROUNDS,
+        raw_s3_multipart_mib_s: {
+          median: round(median(raw)),
+          min: round(Math.min(...raw)),
+          max: round(Math.max(...raw)),
+        },
+        service_mib_s: {
+          median: round(median(service)),
+          min: round(Math.min(...service)),
+          max: round(Math.max(...service)),
+        },
+        ratio: round(median(service) / median(raw), 2),
+        target_ratio: 0.6,
+      },
+      assembly_memory: {
+        size_mib: bigSize / MiB,
+        seconds: round(assembly.seconds, 2),
+        rss_after_load_mib: assembly.rssAfterLoadMiB,
+        peak_rss_mib: assembly.peakRssMiB,
+      },
+    };
+    const c = results.chunked_upload;
+    const a = results.assembly_memory;
+    process.stdout.write(
+      [
+        '',
+        '| case | baseline (same run) | service | ratio | target |',
+        '|---|---|---|---|---|',
+        `| chunked upload ${c.size_mib} MiB, 4 MiB chunks, 4 in flight, to downloadable | S3 multipart ${c.raw_s3_multipart_mib_s.median} MiB/s (${c.raw_s3_multipart_mib_s.min}-${c.raw_s3_multipart_mib_s.max}) | ${c.service_mib_s.median} MiB/s (${c.service_mib_s.min}-${c.service_mib_s.max}) | ${c.ratio}x | >= ${c.target_ratio}x |`,
+        `| assembly of ${a.size_mib} MiB in its own process | file size ${a.size_mib} MiB; process after load ${a.rss_after_load_mib} MiB | peak RSS ${a.peak_rss_mib} MiB in ${a.seconds} s | ${round(a.peak_rss_mib / a.size_mib, 2)}x of file | far below file size |`,
+        '',
+      ].join('\n'),
+    );
+    await mkdir(path.join(root, 'bench/results'), { recursive: true });
+    await writeFile(
+      path.join(root, 'bench/results/chunked-upload.json'),
+      `${JSON.stringify(results, null, 2)}\n`,
+    );
+  } finally {
+    await stopLocalStack(stack);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
