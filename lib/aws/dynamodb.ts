@@ -28,6 +28,7 @@ const UPLOAD_NAMES = {
   '#total': 'total_chunks',
   '#since': 'assembly_started_at',
   '#sizes': 'chunk_sizes',
+  '#parts': 'parts',
 };
 const names = (...placeholders: (keyof typeof UPLOAD_NAMES)[]) =>
   Object.fromEntries(placeholders.map((placeholder) => [placeholder, UPLOAD_NAMES[placeholder]]));
@@ -131,12 +132,30 @@ export const fileRecords: FileRecords = {
             ':revision': revision,
             ':receiving': 'receiving',
           },
-          ReturnValues: 'UPDATED_NEW',
+          ReturnValues: 'ALL_NEW',
         }),
       ),
     );
-    const upload = result?.Attributes?.['upload'] as { chunk_count?: number } | undefined;
-    return upload?.chunk_count;
+    return result?.Attributes as FileRecord | undefined;
+  },
+
+  async recordPart(companyId, fileId, revision, part, uploaded) {
+    const result = await unlessConditionFails(
+      client.send(
+        new UpdateCommand({
+          TableName: config.filesTable,
+          Key: key(companyId, fileId),
+          UpdateExpression: 'SET #upload.#parts.#p = :part',
+          ConditionExpression: `${LIVE} AND #upload.#revision = :revision`,
+          ExpressionAttributeNames: {
+            ...names('#upload', '#parts', '#revision'),
+            '#p': String(part),
+          },
+          ExpressionAttributeValues: { ':part': uploaded, ':revision': revision },
+        }),
+      ),
+    );
+    return result !== undefined;
   },
 
   async claimAssembly(companyId, fileId, revision, now, staleBefore) {

@@ -15,7 +15,6 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { config } from '../config';
 import type { StoredChunk } from '../domain/assembly-plan';
 import type { BlobStore } from '../domain/ports';
-import { inParallel } from '../parallel';
 
 const client = new S3Client(
   config.s3Endpoint
@@ -29,9 +28,6 @@ const client = new S3Client(
     : {},
 );
 
-/** Parts uploaded at once while assembling: each holds only a stream's buffer in memory. */
-const PART_CONCURRENCY = 4;
-
 async function* listAll(prefix: string): AsyncGenerator<ListObjectsV2CommandOutput> {
   let token: string | undefined;
   do {
@@ -44,8 +40,18 @@ async function* listAll(prefix: string): AsyncGenerator<ListObjectsV2CommandOutp
 }
 
 /** The chunks' bytes one after the other, checking each chunk has the size it was listed with. */
-async function* concatenated(chunks: StoredChunk[]): AsyncGenerator<Uint8Array> {
+async function* concatenated(
+  chunks: StoredChunk[],
+  inMemory: ReadonlyMap<string, Uint8Array>,
+): AsyncGenerator<Uint8Array> {
   for (const chunk of chunks) {
+    const held = inMemory.get(chunk.key);
+    if (held) {
+      if (held.byteLength !== chunk.size)
+        throw new Error(`${chunk.key} is not ${chunk.size} bytes`);
+      yield held;
+      continue;
+    }
     const { Body } = await client.send(
       new GetObjectCommand({ Bucket: config.bucket, Key: chunk.key }),
     );
@@ -58,22 +64,6 @@ async function* concatenated(chunks: StoredChunk[]): AsyncGenerator<Uint8Array> 
       throw new Error(`${chunk.key} changed during assembly (${received} != ${chunk.size} bytes)`);
     }
   }
-}
-
-async function uploadParts(key: string, uploadId: string, parts: StoredChunk[][]) {
-  return inParallel(parts, PART_CONCURRENCY, async (chunks, index) => {
-    const { ETag } = await client.send(
-      new UploadPartCommand({
-        Bucket: config.bucket,
-        Key: key,
-        UploadId: uploadId,
-        PartNumber: index + 1,
-        Body: Readable.from(concatenated(chunks)),
-        ContentLength: chunks.reduce((sum, chunk) => sum + chunk.size, 0),
-      }),
-    );
-    return { ETag, PartNumber: index + 1 };
-  });
 }
 
 export const blobs: BlobStore = {
@@ -97,32 +87,50 @@ export const blobs: BlobStore = {
     return sizes;
   },
 
-  async concatenate(parts, target, contentType) {
+  async startMultipart(key, contentType) {
     const { UploadId } = await client.send(
       new CreateMultipartUploadCommand({
         Bucket: config.bucket,
-        Key: target,
+        Key: key,
         ContentType: contentType,
       }),
     );
     if (!UploadId) throw new Error('S3 returned no multipart upload id');
-    try {
-      const uploaded = await uploadParts(target, UploadId, parts);
-      // The object exists only from here on, whole: a failure before leaves no `data`.
-      await client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: config.bucket,
-          Key: target,
-          UploadId,
-          MultipartUpload: { Parts: uploaded },
-        }),
-      );
-    } catch (error) {
-      await client
-        .send(new AbortMultipartUploadCommand({ Bucket: config.bucket, Key: target, UploadId }))
-        .catch(() => undefined); // the bucket's lifecycle rule aborts it later otherwise
-      throw error;
-    }
+    return UploadId;
+  },
+
+  async uploadPart(key, uploadId, part, chunks, inMemory = new Map()) {
+    const { ETag } = await client.send(
+      new UploadPartCommand({
+        Bucket: config.bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: part,
+        Body: Readable.from(concatenated(chunks, inMemory)),
+        ContentLength: chunks.reduce((sum, chunk) => sum + chunk.size, 0),
+      }),
+    );
+    if (!ETag) throw new Error(`S3 returned no ETag for part ${part} of ${key}`);
+    return ETag;
+  },
+
+  async completeMultipart(key, uploadId, parts) {
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: config.bucket,
+        Key: key,
+        UploadId: uploadId,
+        MultipartUpload: {
+          Parts: parts.map(({ part, etag }) => ({ PartNumber: part, ETag: etag })),
+        },
+      }),
+    );
+  },
+
+  async abortMultipart(key, uploadId) {
+    await client.send(
+      new AbortMultipartUploadCommand({ Bucket: config.bucket, Key: key, UploadId: uploadId }),
+    );
   },
 
   async deletePrefix(prefix) {

@@ -8,8 +8,37 @@ export interface StoredChunk {
 }
 
 /**
- * Groups consecutive chunks into multipart parts of at least 5 MiB (the last may be smaller).
- * Chunks are at most 4 MiB, so parts stay under 9 MiB and 10,000 chunks need at most 5,000.
+ * Chunks per multipart part for an upload, fixed when it starts so that every request knows
+ * which part its chunk belongs to: enough chunks of the expected size to reach 5 MiB.
+ */
+export function chunksPerPart(expectedChunkBytes: number): number {
+  return Math.max(1, Math.ceil(MIN_PART_BYTES / Math.max(1, expectedChunkBytes)));
+}
+
+/** Part p (1-based) holds chunks (p-1)*per+1 .. p*per. */
+export function partOf(chunkNumber: number, perPart: number): number {
+  return Math.ceil(chunkNumber / perPart);
+}
+
+export function chunksOfPart(part: number, perPart: number, totalChunks: number): number[] {
+  const first = (part - 1) * perPart + 1;
+  const last = Math.min(part * perPart, totalChunks);
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+}
+
+export function partCount(totalChunks: number, perPart: number): number {
+  return Math.ceil(totalChunks / perPart);
+}
+
+/** S3 takes a part of this size at this place: at least 5 MiB unless it is the last one. */
+export function isValidPart(bytes: number, part: number, parts: number): boolean {
+  return part === parts || bytes >= MIN_PART_BYTES;
+}
+
+/**
+ * Groups consecutive chunks into parts of at least 5 MiB (the last may be smaller), for
+ * uploads whose chunks did not come out as announced. Chunks are at most 4 MiB, so parts stay
+ * under 9 MiB and 10,000 chunks need at most 5,000 parts.
  */
 export function planParts(chunks: readonly StoredChunk[]): StoredChunk[][] {
   const parts: StoredChunk[][] = [];

@@ -22,6 +22,12 @@ export interface Content {
   thumbnails: Thumbnail[];
 }
 
+/** A multipart part uploaded as soon as its chunks were all in. */
+export interface UploadedPart {
+  etag: string;
+  size: number;
+}
+
 /**
  * An upload of several chunks in progress: a revision whose chunks are stored under
  * keys.chunk(company, file, revision, n) until all of them are there and they are assembled.
@@ -40,6 +46,15 @@ export interface PendingUpload {
   chunk_count: number;
   /** Chunk number -> bytes received; recorded once per chunk. */
   chunk_sizes: Record<string, number>;
+  /**
+   * The S3 multipart upload that becomes the revision's `data`. Parts of `part_chunks`
+   * consecutive chunks are uploaded as soon as their chunks are in, so completing the upload
+   * is mostly S3's CompleteMultipartUpload.
+   */
+  multipart_id: string;
+  part_chunks: number;
+  /** Part number -> the part uploaded ahead of completion. */
+  parts: Record<string, UploadedPart>;
 }
 
 /** What a client announced when it created the file without data. */

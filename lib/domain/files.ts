@@ -15,6 +15,7 @@ import { checkRequestData, nameAndMime, type IncomingData } from './incoming';
 import type { Principal } from './principal';
 import type { Services } from './ports';
 import {
+  abandonUpload,
   dropRevision,
   firstChunkOfNewFile,
   hasChunk,
@@ -169,6 +170,7 @@ export async function deleteFile(s: Services, ref: FileRef): Promise<void> {
   if (!record.deleting && !(await s.records.markDeleting(companyId, fileId))) {
     throw notFound('File not found');
   }
+  await abandonUpload(s, record);
   await s.blobs.deletePrefix(keys.filePrefix(companyId, fileId));
   await s.blobs.deletePrefix(keys.uploadsPrefix(companyId, fileId));
   await s.records.remove(companyId, fileId);

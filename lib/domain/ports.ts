@@ -1,5 +1,5 @@
 import type { StoredChunk } from './assembly-plan';
-import type { Content, FileRecord, PendingUpload } from './file';
+import type { Content, FileRecord, PendingUpload, UploadedPart } from './file';
 import type { Principal, Role } from './principal';
 
 /** File records (DynamoDB). Every state change is a conditional write. */
@@ -31,9 +31,9 @@ export interface FileRecords {
     overwrite: boolean,
   ): Promise<FileRecord | undefined>;
   /**
-   * Records chunk `chunkNumber` of the upload of `revision` once. Returns the number of chunks
-   * recorded so far, or undefined when the chunk was already recorded, or the upload is no
-   * longer receiving chunks (assembling, complete, replaced or deleted).
+   * Records chunk `chunkNumber` of the upload of `revision` once. Returns the record after
+   * it, or undefined when the chunk was already recorded, or the upload is no longer
+   * receiving chunks (assembling, complete, replaced or deleted).
    */
   recordChunk(
     companyId: string,
@@ -41,7 +41,15 @@ export interface FileRecords {
     revision: string,
     chunkNumber: number,
     size: number,
-  ): Promise<number | undefined>;
+  ): Promise<FileRecord | undefined>;
+  /** Notes a multipart part uploaded ahead of completion; false if the upload moved on. */
+  recordPart(
+    companyId: string,
+    fileId: string,
+    revision: string,
+    part: number,
+    uploaded: UploadedPart,
+  ): Promise<boolean>;
   /**
    * Moves a fully received upload to `assembling`: exactly one caller wins. A claim older
    * than `staleBefore` (its assembler died) may be taken over.
@@ -83,11 +91,25 @@ export interface BlobStore {
   put(key: string, body: Uint8Array, contentType: string): Promise<void>;
   /** Key -> size of every object under the prefix. */
   sizes(prefix: string): Promise<Map<string, number>>;
+  /** S3 multipart upload of `key`: the object appears only on completion, whole. */
+  startMultipart(key: string, contentType: string): Promise<string>;
   /**
-   * Writes `target` as the concatenation of the parts' chunks, streaming (never the whole
-   * object in memory). The object appears whole, or not at all.
+   * Uploads part `part` as the concatenation of `chunks`, streamed from storage (never the
+   * whole part in memory), except chunks whose bytes are given in `inMemory`. Returns its ETag.
    */
-  concatenate(parts: StoredChunk[][], target: string, contentType: string): Promise<void>;
+  uploadPart(
+    key: string,
+    uploadId: string,
+    part: number,
+    chunks: StoredChunk[],
+    inMemory?: ReadonlyMap<string, Uint8Array>,
+  ): Promise<string>;
+  completeMultipart(
+    key: string,
+    uploadId: string,
+    parts: { part: number; etag: string }[],
+  ): Promise<void>;
+  abortMultipart(key: string, uploadId: string): Promise<void>;
   /** Removes every object under the prefix; safe to repeat. */
   deletePrefix(prefix: string): Promise<void>;
   presignGet(key: string, options: PresignOptions): Promise<string>;

@@ -1,16 +1,33 @@
-import { planParts, type StoredChunk } from './assembly-plan';
+import {
+  chunksOfPart,
+  chunksPerPart,
+  isValidPart,
+  partCount,
+  partOf,
+  planParts,
+  type StoredChunk,
+} from './assembly-plan';
 import { conflict, forbidden, notFound, tooLarge } from './errors';
 import type { Content, FileRecord, PendingUpload } from './file';
 import { keys, newRevision } from './ids';
-import { checkRequestData, nameAndMime, type IncomingData } from './incoming';
+import {
+  MAX_REQUEST_DATA_BYTES,
+  checkRequestData,
+  nameAndMime,
+  type IncomingData,
+} from './incoming';
 import type { AssemblyJob, Services } from './ports';
 import type { Principal } from './principal';
+import { inParallel } from '../parallel';
 import { checkChunkNumber, type UploadParams } from './upload-params';
 
 /**
- * Chunked uploads (ARCHITECTURE.md §4): chunks go to uploads/…/{revision}/{n} and are
- * recorded once each in the file's record; the request that records the last one claims the
- * assembly (exactly one wins) and the chunks become one object files/…/{revision}/data.
+ * Chunked uploads (ARCHITECTURE.md §4). Chunks go to uploads/…/{revision}/{n} and are
+ * recorded once each in the file's record. The revision's `data` is an S3 multipart upload
+ * started with the upload: as soon as the chunks of a part are all in, the request that
+ * brought the last of them uploads that part (streamed), so the request that records the
+ * last chunk claims completion (exactly one wins) and has little left to do but S3's
+ * CompleteMultipartUpload. Parts that could not be uploaded ahead are streamed then.
  */
 
 export interface ChunkRequest {
@@ -18,6 +35,9 @@ export interface ChunkRequest {
   params: UploadParams;
   data: IncomingData;
 }
+
+/** Parts streamed at once when completing: each holds only a stream buffer in memory. */
+const PART_CONCURRENCY = 4;
 
 /** Chunks announced for this request: the query's, else the upload in progress's or declared. */
 export function totalChunksOf(params: UploadParams, record: Partial<FileRecord>): number {
@@ -30,24 +50,55 @@ function checkFileSize(s: Services, bytes: number): void {
   }
 }
 
-function newUpload(
+/** The chunk size this upload will use, to group its chunks into parts of at least 5 MiB. */
+function expectedChunkBytes(totalSize: number, totalChunks: number, request: ChunkRequest) {
+  if (totalSize > 0) return Math.ceil(totalSize / totalChunks);
+  const chunkNumber = request.params.chunkNumber ?? 1;
+  // Any chunk but the last has the upload's chunk size; the last one may be smaller.
+  return chunkNumber < totalChunks ? request.data.bytes.byteLength : MAX_REQUEST_DATA_BYTES;
+}
+
+/** A new upload, with its multipart upload started in S3. */
+async function newUpload(
   s: Services,
-  record: Pick<FileRecord, 'declared'>,
-  { params, data }: ChunkRequest,
+  record: Pick<FileRecord, 'company_id' | 'id' | 'declared'>,
+  request: ChunkRequest,
   totalChunks: number,
-): PendingUpload {
-  const totalSize = params.totalSize ?? record.declared?.total_size ?? 0;
+): Promise<PendingUpload> {
+  const totalSize = request.params.totalSize ?? record.declared?.total_size ?? 0;
   checkFileSize(s, totalSize);
+  const revision = newRevision();
+  const { name, mime } = nameAndMime(request.params, record.declared, request.data);
   return {
-    revision: newRevision(),
-    ...nameAndMime(params, record.declared, data),
+    revision,
+    name,
+    mime,
     total_chunks: totalChunks,
     total_size: totalSize,
     started_at: s.now(),
     state: 'receiving',
     chunk_count: 0,
     chunk_sizes: {},
+    multipart_id: await s.blobs.startMultipart(
+      keys.data(record.company_id, record.id, revision),
+      mime,
+    ),
+    part_chunks: chunksPerPart(expectedChunkBytes(totalSize, totalChunks, request)),
+    parts: {},
   };
+}
+
+async function abandon(
+  s: Services,
+  record: Pick<FileRecord, 'company_id' | 'id'>,
+  upload: PendingUpload,
+) {
+  await bestEffort(s, 'could not abort a multipart upload', { revision: upload.revision }, () =>
+    s.blobs.abortMultipart(
+      keys.data(record.company_id, record.id, upload.revision),
+      upload.multipart_id,
+    ),
+  );
 }
 
 function checkSameUpload(upload: PendingUpload, params: UploadParams, totalChunks: number): void {
@@ -76,7 +127,7 @@ export async function firstChunkOfNewFile(
   const chunkNumber = request.params.chunkNumber ?? 1;
   checkChunkNumber(chunkNumber, totalChunks);
   checkRequestData(request.data);
-  const upload = newUpload(s, record, request, totalChunks);
+  const upload = await newUpload(s, record, request, totalChunks);
   const size = request.data.bytes.byteLength;
   await s.blobs.put(
     keys.chunk(record.company_id, record.id, upload.revision, chunkNumber),
@@ -88,6 +139,7 @@ export async function firstChunkOfNewFile(
     upload: { ...upload, chunk_count: 1, chunk_sizes: { [chunkNumber]: size } },
   };
   await s.records.create(created);
+  await uploadPartIfReady(s, created, chunkNumber, request.data.bytes);
   return created;
 }
 
@@ -99,13 +151,10 @@ async function joinOrStart(
 ): Promise<PendingUpload> {
   let upload = record.upload;
   if (!upload) {
+    const candidate = await newUpload(s, record, request, totalChunks);
     const overwrite = request.principal.kind === 'application';
-    const started = await s.records.startUpload(
-      record.company_id,
-      record.id,
-      newUpload(s, record, request, totalChunks),
-      overwrite,
-    );
+    const started = await s.records.startUpload(record.company_id, record.id, candidate, overwrite);
+    if (started?.upload?.revision !== candidate.revision) await abandon(s, record, candidate);
     if (!started?.upload) {
       const now = await s.records.get(record.company_id, record.id);
       if (!now || now.deleting) throw notFound('File not found');
@@ -134,25 +183,60 @@ export async function receiveChunk(
   // assembly, and a lost reply's retry still moves the upload on.
   const recorded = upload.chunk_sizes[chunkNumber] !== undefined || upload.state !== 'receiving';
   if (!recorded) {
-    const size = request.data.bytes.byteLength;
+    const { bytes } = request.data;
     const key = keys.chunk(companyId, fileId, upload.revision, chunkNumber);
-    await s.blobs.put(key, request.data.bytes, 'application/octet-stream');
-    const count = await s.records.recordChunk(
+    await s.blobs.put(key, bytes, 'application/octet-stream');
+    const after = await s.records.recordChunk(
       companyId,
       fileId,
       upload.revision,
       chunkNumber,
-      size,
+      bytes.byteLength,
     );
-    if (count !== undefined && count < totalChunks) {
-      return { ...record, upload: { ...upload, chunk_count: count } };
+    if (after?.upload) {
+      await uploadPartIfReady(s, after, chunkNumber, bytes);
+      if (after.upload.chunk_count < totalChunks) return after;
     }
   }
   return moveOn(s, companyId, fileId, upload.revision);
 }
 
 /**
- * After a chunk, or a retry of one: assemble if every chunk is in and nobody is assembling,
+ * Uploads the part of `chunkNumber` if all its chunks are in, from this request's bytes and
+ * the stored chunks. Only an optimisation: completion uploads any part still missing, so a
+ * failure here costs time, never data.
+ */
+async function uploadPartIfReady(
+  s: Services,
+  record: FileRecord,
+  chunkNumber: number,
+  bytes: Uint8Array,
+): Promise<void> {
+  const upload = record.upload;
+  if (!upload) return;
+  const part = partOf(chunkNumber, upload.part_chunks);
+  const numbers = chunksOfPart(part, upload.part_chunks, upload.total_chunks);
+  const sizes = numbers.map((n) => upload.chunk_sizes[n]);
+  if (sizes.some((size) => size === undefined) || upload.parts[part]) return;
+  const size = sizes.reduce<number>((sum, bytesOfChunk) => sum + (bytesOfChunk ?? 0), 0);
+  if (!isValidPart(size, part, partCount(upload.total_chunks, upload.part_chunks))) return;
+
+  const { company_id: companyId, id: fileId } = record;
+  const chunkKey = (n: number) => keys.chunk(companyId, fileId, upload.revision, n);
+  await bestEffort(s, 'could not upload a part ahead', { fileId, part }, async () => {
+    const etag = await s.blobs.uploadPart(
+      keys.data(companyId, fileId, upload.revision),
+      upload.multipart_id,
+      part,
+      numbers.map((n, i) => ({ key: chunkKey(n), size: sizes[i] ?? 0 })),
+      new Map([[chunkKey(chunkNumber), bytes]]),
+    );
+    await s.records.recordPart(companyId, fileId, upload.revision, part, { etag, size });
+  });
+}
+
+/**
+ * After a chunk, or a retry of one: complete if every chunk is in and nobody is completing,
  * otherwise report where the upload stands.
  */
 async function moveOn(
@@ -191,6 +275,19 @@ async function storedChunks(
   });
 }
 
+/** How the chunks become parts: the upload's own grouping if S3 takes it, else regrouped. */
+function assemblyPlan(upload: PendingUpload, chunks: StoredChunk[]) {
+  const parts = partCount(upload.total_chunks, upload.part_chunks);
+  const grouped = Array.from({ length: parts }, (_, i) =>
+    chunksOfPart(i + 1, upload.part_chunks, upload.total_chunks).map((n) => chunks[n - 1]!),
+  );
+  const sizeOf = (group: StoredChunk[]) => group.reduce((sum, chunk) => sum + chunk.size, 0);
+  const fits = grouped.every((group, i) => isValidPart(sizeOf(group), i + 1, parts));
+  if (!fits) return { reuse: false, groups: planParts(chunks), toStream: sizeOf(chunks) };
+  const missing = grouped.filter((group, i) => upload.parts[i + 1]?.size !== sizeOf(group));
+  return { reuse: true, groups: grouped, toStream: missing.reduce((sum, g) => sum + sizeOf(g), 0) };
+}
+
 async function completeUpload(
   s: Services,
   record: FileRecord,
@@ -218,7 +315,9 @@ async function completeUpload(
       );
     }
     checkFileSize(s, size);
-    if (size <= s.limits.syncAssemblyMaxBytes) return await assemble(s, record, upload, chunks);
+    if (assemblyPlan(upload, chunks).toStream <= s.limits.syncAssemblyMaxBytes) {
+      return await assemble(s, record, upload, chunks);
+    }
     await s.assemblies.enqueue(job);
     return { ...record, upload: { ...upload, state: 'assembling', assembly_started_at: now } };
   } catch (error) {
@@ -236,6 +335,37 @@ export async function runAssembly(s: Services, job: AssemblyJob): Promise<void> 
   await assemble(s, record, upload, await storedChunks(s, record, upload));
 }
 
+/** Uploads the parts still missing, completes the multipart upload, makes it the content. */
+async function writeData(
+  s: Services,
+  record: FileRecord,
+  upload: PendingUpload,
+  chunks: StoredChunk[],
+): Promise<void> {
+  const key = keys.data(record.company_id, record.id, upload.revision);
+  const expected = chunks.reduce((sum, chunk) => sum + chunk.size, 0);
+  // An earlier attempt may have completed the multipart upload and then failed: S3 does not
+  // take a second completion, and the object is already right.
+  const existing = await s.blobs.sizes(key);
+  if (existing.get(key) === expected) return;
+  const plan = assemblyPlan(upload, chunks);
+  let uploadId = upload.multipart_id;
+  if (!plan.reuse) {
+    // Chunks came in other sizes than announced: a new multipart upload, regrouped.
+    await abandon(s, record, upload);
+    uploadId = await s.blobs.startMultipart(key, upload.mime);
+  }
+  const parts = await inParallel(plan.groups, PART_CONCURRENCY, async (group, index) => {
+    const part = index + 1;
+    const size = group.reduce((sum, chunk) => sum + chunk.size, 0);
+    const ahead = plan.reuse ? upload.parts[part] : undefined;
+    const etag =
+      ahead?.size === size ? ahead.etag : await s.blobs.uploadPart(key, uploadId, part, group);
+    return { part, etag };
+  });
+  await s.blobs.completeMultipart(key, uploadId, parts);
+}
+
 async function assemble(
   s: Services,
   record: FileRecord,
@@ -244,7 +374,7 @@ async function assemble(
 ): Promise<FileRecord> {
   const { company_id: companyId, id: fileId } = record;
   const { revision } = upload;
-  await s.blobs.concatenate(planParts(chunks), keys.data(companyId, fileId, revision), upload.mime);
+  await writeData(s, record, upload, chunks);
   const content: Content = {
     revision,
     name: upload.name,
@@ -281,6 +411,11 @@ export async function dropRevision(s: Services, record: FileRecord, revision: st
   await bestEffort(s, 'could not remove a replaced revision', { fileId: record.id, revision }, () =>
     s.blobs.deletePrefix(keys.revisionPrefix(record.company_id, record.id, revision)),
   );
+}
+
+/** Ends the multipart upload of an upload that will never complete (file deleted). */
+export async function abandonUpload(s: Services, record: FileRecord): Promise<void> {
+  if (record.upload) await abandon(s, record, record.upload);
 }
 
 async function bestEffort(

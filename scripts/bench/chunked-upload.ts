@@ -169,8 +169,8 @@ async function main(): Promise<void> {
       logLevel: 'error',
     });
     const { stdout } = await run(
-      path.join(root, 'node_modules/.bin/tsx'),
-      [path.join(root, 'scripts/bench/assemble-job.ts'), bundle, JSON.stringify(jobs[0])],
+      process.execPath,
+      [path.join(root, 'scripts/bench/assemble-job.cjs'), bundle, JSON.stringify(jobs[0])],
       { cwd: root, env: process.env, maxBuffer: 1024 * 1024 },
     );
     const assembly = JSON.parse(stdout) as {

@@ -278,14 +278,43 @@ test('delete during an upload removes every chunk and the record', async () => {
   expect(await fileItem(company, upload.fileId)).toBeUndefined();
 });
 
-test('above 64 MiB the upload assembles asynchronously; metadata says so until it is done', async () => {
+test('large uploads complete within the last chunk request: its parts went up ahead', async () => {
   const upload = await plan(68 * MiB + 7, 'twake', 51);
   expect(upload.chunks).toHaveLength(18);
-  const numbers = upload.chunks.map((_, i) => i + 1);
-  await sendChunks(upload, numbers.slice(0, -1));
+  await sendChunks(upload, upload.chunks.map((_, i) => i + 1).slice(0, -1));
   const completing = await sendChunk(upload, 18);
+  expect(completing.body.resource.upload_data.status).toBe('complete');
+  expect(sha256(await downloaded(upload.fileId))).toBe(sha256(upload.bytes));
+});
+
+test('chunks that cannot be grouped as announced are assembled asynchronously; metadata says so', async () => {
+  // 1 MiB chunks, no total_size, the last chunk first: the upload expects 4 MiB chunks and
+  // groups them by two, which S3 cannot take as parts (2 MiB < 5 MiB). Completion has to
+  // stream all 68 MiB again, more than the completing request may take on.
+  const bytes = binaryBytes(68 * MiB, 61);
+  const upload: ChunkedUpload = {
+    company,
+    token,
+    fileId: await createEmpty(),
+    bytes,
+    chunks: splitChunks(bytes, MiB),
+    naming: 'twake',
+    filename: 'small-chunks.bin',
+  };
+  const send = (n: number) =>
+    call<{ resource: Resource }>(
+      filesUrl(company, `/${upload.fileId}?chunk_number=${n}&total_chunks=68`),
+      {
+        method: 'POST',
+        headers: bearer(token),
+        body: multipart(upload.chunks[n - 1] as Buffer, 'blob'),
+      },
+    );
+  expect((await send(68)).status).toBe(200);
+  for (let n = 1; n < 67; n++) expect((await send(n)).status).toBe(200);
+  const completing = await send(67);
   expect(completing.status).toBe(200);
-  expect(completing.body.resource.upload_data.status).toBe('assembling');
+  expect(completing.body.resource.upload_data?.status).toBe('assembling');
 
   let status = 'assembling';
   for (let i = 0; i < 300 && status !== 'complete'; i++) {
@@ -296,5 +325,6 @@ test('above 64 MiB the upload assembles asynchronously; metadata says so until i
     status = read.body.resource.upload_data?.status ?? 'missing';
   }
   expect(status).toBe('complete');
-  expect(sha256(await downloaded(upload.fileId))).toBe(sha256(upload.bytes));
+  expect(sha256(await downloaded(upload.fileId))).toBe(sha256(bytes));
+  expect(await objectKeys(`uploads/${company}/${upload.fileId}/`)).toEqual([]);
 });

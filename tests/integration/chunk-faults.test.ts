@@ -102,11 +102,11 @@ test('two last chunks at once: exactly one assembly, a correct file', async () =
   expect(await objectKeys(`uploads/${company}/${fileId}/`)).toEqual([]);
 });
 
-test('an assembly that fails leaves no data object, and a retry of the last chunk completes', async () => {
+test('a completion that fails leaves no data object, and a retry of the last chunk completes', async () => {
   const fileId = await newFile();
   await invoke(uploadToFile, chunkEvent(fileId, 1));
   await invoke(uploadToFile, chunkEvent(fileId, 2));
-  watchS3(UploadPartCommand, 2);
+  watchS3(CompleteMultipartUploadCommand, 1);
   const failed = await invoke(uploadToFile, chunkEvent(fileId, 3));
   expect(failed.statusCode).toBe(500);
   expect(await objectKeys(`files/${company}/${fileId}/`)).toEqual([]);
@@ -125,8 +125,20 @@ test('an assembly that fails leaves no data object, and a retry of the last chun
 
 test('the asynchronous assembler can run again after a failure, and twice is harmless', async () => {
   const other = await newFile();
+  // No part can be uploaded ahead: everything is left to the assembler.
+  const parts = { count: 0 };
+  let failing = true;
+  jest.spyOn(S3Client.prototype, 'send').mockImplementation(function (
+    this: S3Client,
+    ...args: unknown[]
+  ) {
+    if (failing && args[0] instanceof UploadPartCommand) {
+      parts.count++;
+      return Promise.reject(Object.assign(new Error('injected fault'), { name: 'InternalError' }));
+    }
+    return (originalSend as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+  } as never);
   for (const n of [1, 2]) await invoke(uploadToFile, chunkEvent(other, n));
-  watchS3(UploadPartCommand, 1);
   // Hand-off as above 64 MiB: the completing request claims, the async function assembles.
   const { services } = await import('../../lib/services');
   const limits = services.limits;
@@ -149,6 +161,8 @@ test('the asynchronous assembler can run again after a failure, and twice is har
     'injected fault',
   );
   expect(await objectKeys(`files/${company}/${other}/`)).toEqual([]);
+  expect(parts.count).toBeGreaterThanOrEqual(3);
+  failing = false;
   jest.restoreAllMocks();
   await assembleUpload(enqueued[0] as never, lambdaContext() as never);
   await assembleUpload(enqueued[0] as never, lambdaContext() as never);

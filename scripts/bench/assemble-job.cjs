@@ -1,0 +1,30 @@
+// The assembler alone in a fresh plain-Node process, as a Lambda container runs it: loads the
+// bundled assembleUpload handler (argv[2], built by esbuild as for Lambda), runs one job
+// (argv[3], JSON) and prints its memory as JSON. Plain CommonJS, so that no TypeScript loader
+// weighs on the figures. Used by chunked-upload.ts.
+const bundle = process.argv[2];
+const job = JSON.parse(process.argv[3]);
+const { handler } = require(bundle);
+const context = {
+  functionName: 'assembleUpload',
+  awsRequestId: 'bench',
+  getRemainingTimeInMillis: () => 900_000,
+};
+const loadedRss = process.memoryUsage().rss;
+const started = performance.now();
+const mib = (bytes) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+handler(job, context).then(
+  () => {
+    process.stdout.write(
+      JSON.stringify({
+        seconds: (performance.now() - started) / 1000,
+        rssAfterLoadMiB: mib(loadedRss),
+        peakRssMiB: mib(process.resourceUsage().maxRSS * 1024),
+      }),
+    );
+  },
+  (error) => {
+    process.stderr.write(`${error.stack}\n`);
+    process.exit(1);
+  },
+);
