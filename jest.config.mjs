@@ -17,6 +17,8 @@ const common = {
 };
 
 export default {
+  // End-to-end tests move tens of MiB through the local stack; none waits on a timer to pass.
+  testTimeout: 60_000,
   reporters: ['default', '<rootDir>/tests/helpers/summary-reporter.cjs'],
   projects: [
     {
@@ -32,7 +34,6 @@ export default {
       // One local stack (s3rver, dynalite, serverless offline) on free ports for the whole run.
       globalSetup: '<rootDir>/tests/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/tests/helpers/global-teardown.ts',
-      testTimeout: 60_000,
     },
   ],
 };

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -39,31 +38,45 @@ async function* listAll(prefix: string): AsyncGenerator<ListObjectsV2CommandOutp
   } while (token);
 }
 
-/** The chunks' bytes one after the other, checking each chunk has the size it was listed with. */
-async function* concatenated(
+/**
+ * A part's bytes: its chunks (at most 4 MiB each, so a part stays under 9 MiB) copied into
+ * one buffer as they stream in, each checked against the size it was recorded with. A buffer,
+ * not a stream: the SDK can then sign and retry the part, and memory stays bounded by the
+ * parts in flight, never the file.
+ */
+async function partBytes(
   chunks: StoredChunk[],
   inMemory: ReadonlyMap<string, Uint8Array>,
-): AsyncGenerator<Uint8Array> {
-  for (const chunk of chunks) {
-    const held = inMemory.get(chunk.key);
-    if (held) {
-      if (held.byteLength !== chunk.size)
-        throw new Error(`${chunk.key} is not ${chunk.size} bytes`);
-      yield held;
-      continue;
-    }
-    const { Body } = await client.send(
-      new GetObjectCommand({ Bucket: config.bucket, Key: chunk.key }),
-    );
-    let received = 0;
-    for await (const piece of Body as Readable) {
-      received += (piece as Uint8Array).byteLength;
-      yield piece as Uint8Array;
-    }
-    if (received !== chunk.size) {
-      throw new Error(`${chunk.key} changed during assembly (${received} != ${chunk.size} bytes)`);
-    }
-  }
+): Promise<Buffer> {
+  const part = Buffer.allocUnsafe(chunks.reduce((sum, chunk) => sum + chunk.size, 0));
+  let start = 0;
+  const placed = chunks.map((chunk) => {
+    const at = start;
+    start += chunk.size;
+    return { chunk, at };
+  });
+  await Promise.all(
+    placed.map(async ({ chunk, at }) => {
+      let offset = at;
+      const held = inMemory.get(chunk.key);
+      if (held && held.byteLength === chunk.size) {
+        part.set(held, at);
+        return;
+      }
+      const { Body } = await client.send(
+        new GetObjectCommand({ Bucket: config.bucket, Key: chunk.key }),
+      );
+      for await (const piece of Body as AsyncIterable<Uint8Array>) {
+        if (offset + piece.byteLength > at + chunk.size) break;
+        part.set(piece, offset);
+        offset += piece.byteLength;
+      }
+      if (offset - at !== chunk.size) {
+        throw new Error(`${chunk.key} is not the ${chunk.size} bytes it was recorded with`);
+      }
+    }),
+  );
+  return part;
 }
 
 export const blobs: BlobStore = {
@@ -106,8 +119,7 @@ export const blobs: BlobStore = {
         Key: key,
         UploadId: uploadId,
         PartNumber: part,
-        Body: Readable.from(concatenated(chunks, inMemory)),
-        ContentLength: chunks.reduce((sum, chunk) => sum + chunk.size, 0),
+        Body: await partBytes(chunks, inMemory),
       }),
     );
     if (!ETag) throw new Error(`S3 returned no ETag for part ${part} of ${key}`);

@@ -94,8 +94,9 @@ export interface BlobStore {
   /** S3 multipart upload of `key`: the object appears only on completion, whole. */
   startMultipart(key: string, contentType: string): Promise<string>;
   /**
-   * Uploads part `part` as the concatenation of `chunks`, streamed from storage (never the
-   * whole part in memory), except chunks whose bytes are given in `inMemory`. Returns its ETag.
+   * Uploads part `part` as the concatenation of `chunks`, read from storage except those
+   * whose bytes are given in `inMemory`. Only the part is in memory, never the file.
+   * Returns its ETag.
    */
   uploadPart(
     key: string,

@@ -36,7 +36,7 @@ export interface ChunkRequest {
   data: IncomingData;
 }
 
-/** Parts streamed at once when completing: each holds only a stream buffer in memory. */
+/** Parts uploaded at once when completing: memory holds at most this many parts (< 9 MiB). */
 const PART_CONCURRENCY = 4;
 
 /** Chunks announced for this request: the query's, else the upload in progress's or declared. */
