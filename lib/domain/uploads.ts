@@ -117,16 +117,22 @@ function checkSameUpload(upload: PendingUpload, params: UploadParams, totalChunk
   }
 }
 
+/** Where this chunk goes, checked against the upload's chunk count and the request limit. */
+function placeChunk(request: ChunkRequest, record: Partial<FileRecord>) {
+  const totalChunks = totalChunksOf(request.params, record);
+  const chunkNumber = request.params.chunkNumber ?? 1;
+  checkChunkNumber(chunkNumber, totalChunks);
+  checkRequestData(request.data);
+  return { totalChunks, chunkNumber };
+}
+
 /** The first chunk of a file created by the same request: one write makes both. */
 export async function firstChunkOfNewFile(
   s: Services,
   record: FileRecord,
   request: ChunkRequest,
 ): Promise<FileRecord> {
-  const totalChunks = totalChunksOf(request.params, record);
-  const chunkNumber = request.params.chunkNumber ?? 1;
-  checkChunkNumber(chunkNumber, totalChunks);
-  checkRequestData(request.data);
+  const { totalChunks, chunkNumber } = placeChunk(request, record);
   const upload = await newUpload(s, record, request, totalChunks);
   const size = request.data.bytes.byteLength;
   await s.blobs.put(
@@ -172,10 +178,7 @@ export async function receiveChunk(
   record: FileRecord,
   request: ChunkRequest,
 ): Promise<FileRecord> {
-  const totalChunks = totalChunksOf(request.params, record);
-  const chunkNumber = request.params.chunkNumber ?? 1;
-  checkChunkNumber(chunkNumber, totalChunks);
-  checkRequestData(request.data);
+  const { totalChunks, chunkNumber } = placeChunk(request, record);
   const { company_id: companyId, id: fileId } = record;
   const upload = await joinOrStart(s, record, request, totalChunks);
 

@@ -13,6 +13,7 @@ import { binaryBytes, sha256 } from '../helpers/api';
 import { fileItem, objectKeys } from '../helpers/aws';
 import { MiB } from '../helpers/chunks';
 import { httpEvent, lambdaContext, octetStream } from '../helpers/events';
+import { afterFirst, faultOn } from '../helpers/faults';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
 type Result = APIGatewayProxyStructuredResultV2 & { body: string };
@@ -30,22 +31,7 @@ const invoke = async (handler: unknown, event: unknown): Promise<Result> =>
     lambdaContext(),
   )) as Result;
 
-const originalSend = S3Client.prototype.send;
-
-/** Counts S3 commands of a type, and optionally fails the n-th. */
-function watchS3<T>(type: abstract new (...args: never[]) => T, failOn?: number) {
-  const seen = { count: 0 };
-  jest.spyOn(S3Client.prototype, 'send').mockImplementation(function (
-    this: S3Client,
-    ...args: unknown[]
-  ) {
-    if (args[0] instanceof type && ++seen.count === failOn) {
-      return Promise.reject(Object.assign(new Error('injected fault'), { name: 'InternalError' }));
-    }
-    return (originalSend as (...a: unknown[]) => Promise<unknown>).apply(this, args);
-  } as never);
-  return seen;
-}
+const s3 = S3Client.prototype as never;
 
 async function newFile(): Promise<string> {
   const created = await invoke(createFile, {
@@ -78,7 +64,7 @@ async function content(fileId: string): Promise<string> {
 
 test('S3 failing while a chunk is written: 5xx, chunk not recorded, a retry succeeds', async () => {
   const fileId = await newFile();
-  watchS3(PutObjectCommand, 1);
+  faultOn(s3, PutObjectCommand, { failOn: 1 });
   const failed = await invoke(uploadToFile, chunkEvent(fileId, 2));
   expect(failed.statusCode).toBe(500);
   expect((await fileItem(company, fileId))?.['upload']?.chunk_sizes).toEqual({});
@@ -91,7 +77,7 @@ test('S3 failing while a chunk is written: 5xx, chunk not recorded, a retry succ
 test('two last chunks at once: exactly one assembly, a correct file', async () => {
   const fileId = await newFile();
   expect((await invoke(uploadToFile, chunkEvent(fileId, 1))).statusCode).toBe(200);
-  const completions = watchS3(CompleteMultipartUploadCommand);
+  const completions = faultOn(s3, CompleteMultipartUploadCommand);
   const [a, b] = await Promise.all([
     invoke(uploadToFile, chunkEvent(fileId, 2)),
     invoke(uploadToFile, chunkEvent(fileId, 3)),
@@ -106,7 +92,7 @@ test('a completion that fails leaves no data object, and a retry of the last chu
   const fileId = await newFile();
   await invoke(uploadToFile, chunkEvent(fileId, 1));
   await invoke(uploadToFile, chunkEvent(fileId, 2));
-  watchS3(CompleteMultipartUploadCommand, 1);
+  faultOn(s3, CompleteMultipartUploadCommand, { failOn: 1 });
   const failed = await invoke(uploadToFile, chunkEvent(fileId, 3));
   expect(failed.statusCode).toBe(500);
   expect(await objectKeys(`files/${company}/${fileId}/`)).toEqual([]);
@@ -126,18 +112,8 @@ test('a completion that fails leaves no data object, and a retry of the last chu
 test('the asynchronous assembler can run again after a failure, and twice is harmless', async () => {
   const other = await newFile();
   // No part can be uploaded ahead: everything is left to the assembler.
-  const parts = { count: 0 };
   let failing = true;
-  jest.spyOn(S3Client.prototype, 'send').mockImplementation(function (
-    this: S3Client,
-    ...args: unknown[]
-  ) {
-    if (failing && args[0] instanceof UploadPartCommand) {
-      parts.count++;
-      return Promise.reject(Object.assign(new Error('injected fault'), { name: 'InternalError' }));
-    }
-    return (originalSend as (...a: unknown[]) => Promise<unknown>).apply(this, args);
-  } as never);
+  const parts = faultOn(s3, UploadPartCommand, { failAll: () => failing });
   for (const n of [1, 2]) await invoke(uploadToFile, chunkEvent(other, n));
   // Hand-off as above 64 MiB: the completing request claims, the async function assembles.
   const { services } = await import('../../lib/services');
@@ -173,21 +149,13 @@ test('the asynchronous assembler can run again after a failure, and twice is har
 test('a delete landing between a chunk write and its record: 404, nothing left behind', async () => {
   const fileId = await newFile();
   await invoke(uploadToFile, chunkEvent(fileId, 1));
-  jest.spyOn(S3Client.prototype, 'send').mockImplementation(async function (
-    this: S3Client,
-    ...args: unknown[]
-  ) {
-    const result = await (originalSend as (...a: unknown[]) => Promise<unknown>).apply(this, args);
-    if (args[0] instanceof PutObjectCommand) {
-      jest.restoreAllMocks();
-      const removed = await invoke(
-        deleteFile,
-        httpEvent('delete-file', { token, companyId: company, fileId }),
-      );
-      expect(removed.statusCode).toBe(200);
-    }
-    return result;
-  } as never);
+  afterFirst(s3, PutObjectCommand, async () => {
+    const removed = await invoke(
+      deleteFile,
+      httpEvent('delete-file', { token, companyId: company, fileId }),
+    );
+    expect(removed.statusCode).toBe(200);
+  });
   const late = await invoke(uploadToFile, chunkEvent(fileId, 2));
   expect(late.statusCode).toBe(404);
   expect(await fileItem(company, fileId)).toBeUndefined();

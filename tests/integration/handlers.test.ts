@@ -9,6 +9,7 @@ import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { binaryBytes } from '../helpers/api';
 import { fileIdsOf, fileItem, objectKeys } from '../helpers/aws';
 import { httpEvent, lambdaContext, octetStream } from '../helpers/events';
+import { afterFirst, faultOn } from '../helpers/faults';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
 type Result = APIGatewayProxyStructuredResultV2 & { body: string };
@@ -27,25 +28,6 @@ const invoke = async (
 ): Promise<Result> => (await handler(event as never, lambdaContext() as never)) as Result;
 
 const body = <T = Record<string, unknown>>(result: Result) => JSON.parse(result.body) as T;
-
-/** Makes the n-th matching SDK command fail as the service would see it fail. */
-function failNth(
-  prototype: { send: (...args: never[]) => unknown },
-  commandType: abstract new (...args: never[]) => unknown,
-  n = 1,
-) {
-  const original = prototype.send;
-  let seen = 0;
-  return jest.spyOn(prototype, 'send').mockImplementation(function (
-    this: unknown,
-    ...args: unknown[]
-  ) {
-    if (args[0] instanceof commandType && ++seen === n) {
-      return Promise.reject(Object.assign(new Error('injected fault'), { name: 'InternalError' }));
-    }
-    return original.apply(this, args as never[]);
-  } as never);
-}
 
 describe('the sample events in events/http drive each handler against the emulators', () => {
   test('create, upload, get, download, delete', async () => {
@@ -101,7 +83,7 @@ describe('the sample events in events/http drive each handler against the emulat
 describe('faults never leave a record that claims missing bytes', () => {
   test('S3 failing on the upload: 500 without internals, no record, a retry succeeds', async () => {
     const before = await fileIdsOf(company);
-    failNth(S3Client.prototype as never, PutObjectCommand);
+    faultOn(S3Client.prototype as never, PutObjectCommand, { failOn: 1 });
     const event = httpEvent('create-file', {
       token,
       companyId: company,
@@ -123,7 +105,7 @@ describe('faults never leave a record that claims missing bytes', () => {
 
   test('DynamoDB failing after the bytes are stored: 500 and no record', async () => {
     const before = await fileIdsOf(company);
-    failNth(DynamoDBDocumentClient.prototype as never, PutCommand);
+    faultOn(DynamoDBDocumentClient.prototype as never, PutCommand, { failOn: 1 });
     const failed = await invoke(
       createFile,
       httpEvent('create-file', { token, companyId: company, body: octetStream(binaryBytes(300)) }),
@@ -140,7 +122,7 @@ describe('faults never leave a record that claims missing bytes', () => {
     const fileId = body<{ resource: { id: string } }>(created).resource.id;
     const ref = { token, companyId: company, fileId };
 
-    failNth(S3Client.prototype as never, DeleteObjectsCommand);
+    faultOn(S3Client.prototype as never, DeleteObjectsCommand, { failOn: 1 });
     const failed = await invoke(deleteFile, httpEvent('delete-file', ref));
     expect(failed.statusCode).toBe(500);
     expect(await objectKeys(`files/${company}/${fileId}/`)).toHaveLength(1);
@@ -163,22 +145,13 @@ describe('faults never leave a record that claims missing bytes', () => {
     );
     const fileId = body<{ resource: { id: string } }>(created).resource.id;
     // The delete lands between the overwrite's upload of bytes and its record update.
-    const original = S3Client.prototype.send;
-    jest.spyOn(S3Client.prototype, 'send').mockImplementation(async function (
-      this: S3Client,
-      ...args: unknown[]
-    ) {
-      const result = await (original as (...a: unknown[]) => Promise<unknown>).apply(this, args);
-      if (args[0] instanceof PutObjectCommand) {
-        jest.restoreAllMocks();
-        const removed = await invoke(
-          deleteFile,
-          httpEvent('delete-file', { token, companyId: company, fileId }),
-        );
-        expect(removed.statusCode).toBe(200);
-      }
-      return result;
-    } as never);
+    afterFirst(S3Client.prototype as never, PutObjectCommand, async () => {
+      const removed = await invoke(
+        deleteFile,
+        httpEvent('delete-file', { token, companyId: company, fileId }),
+      );
+      expect(removed.statusCode).toBe(200);
+    });
     const overwrite = await invoke(
       uploadToFile,
       httpEvent('upload-to-file', {
