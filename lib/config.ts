@@ -16,6 +16,7 @@ export interface Config {
   readonly maxFileBytes: number;
   readonly syncAssemblyMaxBytes: number;
   readonly assemblyLeaseSeconds: number;
+  readonly uploadMaxAgeSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -59,6 +60,7 @@ export function loadConfig(env: Env): Config {
     // Assembly within the completing request must fit API Gateway's 30 s.
     syncAssemblyMaxBytes: integer(env, 'SYNC_ASSEMBLY_MAX_BYTES', 0, 256 * 1024 ** 2),
     assemblyLeaseSeconds: integer(env, 'ASSEMBLY_LEASE_SECONDS', 30, 86_400),
+    uploadMaxAgeSeconds: integer(env, 'UPLOAD_MAX_AGE_SECONDS', 60, 30 * 86_400),
   });
 }
 

@@ -15,6 +15,7 @@ export const services: Services = {
     maxFileBytes: config.maxFileBytes,
     syncAssemblyMaxBytes: config.syncAssemblyMaxBytes,
     assemblyLeaseMs: config.assemblyLeaseSeconds * 1000,
+    uploadMaxAgeMs: config.uploadMaxAgeSeconds * 1000,
   },
   now: Date.now,
   warn: (message, detail) => logger.warn(message, detail),

@@ -26,8 +26,9 @@ const UPLOAD_NAMES = {
   '#state': 'state',
   '#count': 'chunk_count',
   '#total': 'total_chunks',
-  '#since': 'assembly_started_at',
-  '#sizes': 'chunk_sizes',
+  '#claim': 'claim',
+  '#until': 'claim_until',
+  '#chunks': 'chunks',
   '#parts': 'parts',
 };
 const names = (...placeholders: (keyof typeof UPLOAD_NAMES)[]) =>
@@ -93,16 +94,23 @@ export const fileRecords: FileRecords = {
     return result?.Attributes as FileRecord | undefined;
   },
 
-  async startUpload(companyId, fileId, upload, overwrite) {
+  async startUpload(companyId, fileId, upload, { overwrite, replacing }) {
+    const live = overwrite ? LIVE : `${LIVE} AND attribute_not_exists(content)`;
     const result = await unlessConditionFails(
       client.send(
         new UpdateCommand({
           TableName: config.filesTable,
           Key: key(companyId, fileId),
-          UpdateExpression: 'SET #upload = if_not_exists(#upload, :upload), updated_at = :now',
-          ConditionExpression: overwrite ? LIVE : `${LIVE} AND attribute_not_exists(content)`,
-          ExpressionAttributeNames: names('#upload'),
-          ExpressionAttributeValues: { ':upload': upload, ':now': upload.started_at },
+          UpdateExpression: replacing
+            ? 'SET #upload = :upload, updated_at = :now'
+            : 'SET #upload = if_not_exists(#upload, :upload), updated_at = :now',
+          ConditionExpression: replacing ? `${live} AND #upload.#revision = :replacing` : live,
+          ExpressionAttributeNames: replacing ? names('#upload', '#revision') : names('#upload'),
+          ExpressionAttributeValues: {
+            ':upload': upload,
+            ':now': upload.started_at,
+            ...(replacing && { ':replacing': replacing }),
+          },
           ReturnValues: 'ALL_NEW',
         }),
       ),
@@ -110,23 +118,23 @@ export const fileRecords: FileRecords = {
     return result?.Attributes as FileRecord | undefined;
   },
 
-  async recordChunk(companyId, fileId, revision, chunkNumber, size) {
+  async recordChunk(companyId, fileId, revision, chunkNumber, chunk) {
     const result = await unlessConditionFails(
       client.send(
         new UpdateCommand({
           TableName: config.filesTable,
           Key: key(companyId, fileId),
           UpdateExpression:
-            'SET #upload.#sizes.#n = :size, #upload.#count = #upload.#count + :one, updated_at = :now',
+            'SET #upload.#chunks.#n = :chunk, #upload.#count = #upload.#count + :one, updated_at = :now',
           ConditionExpression:
             `${LIVE} AND #upload.#revision = :revision AND #upload.#state = :receiving ` +
-            'AND attribute_not_exists(#upload.#sizes.#n)',
+            'AND attribute_not_exists(#upload.#chunks.#n)',
           ExpressionAttributeNames: {
-            ...names('#upload', '#sizes', '#count', '#revision', '#state'),
+            ...names('#upload', '#chunks', '#count', '#revision', '#state'),
             '#n': String(chunkNumber),
           },
           ExpressionAttributeValues: {
-            ':size': size,
+            ':chunk': chunk,
             ':one': 1,
             ':now': Date.now(),
             ':revision': revision,
@@ -158,20 +166,22 @@ export const fileRecords: FileRecords = {
     return result !== undefined;
   },
 
-  async claimAssembly(companyId, fileId, revision, now, staleBefore) {
+  async claimAssembly(companyId, fileId, revision, claim, until) {
     const result = await unlessConditionFails(
       client.send(
         new UpdateCommand({
           TableName: config.filesTable,
           Key: key(companyId, fileId),
-          UpdateExpression: 'SET #upload.#state = :assembling, #upload.#since = :now',
+          UpdateExpression:
+            'SET #upload.#state = :assembling, #upload.#claim = :claim, #upload.#until = :until',
           ConditionExpression:
             `${LIVE} AND #upload.#revision = :revision AND #upload.#count = #upload.#total ` +
-            'AND (#upload.#state = :receiving OR #upload.#since < :stale)',
+            'AND (#upload.#state = :receiving OR #upload.#until < :claim)',
           ExpressionAttributeNames: names(
             '#upload',
             '#state',
-            '#since',
+            '#claim',
+            '#until',
             '#revision',
             '#count',
             '#total',
@@ -179,8 +189,8 @@ export const fileRecords: FileRecords = {
           ExpressionAttributeValues: {
             ':assembling': 'assembling',
             ':receiving': 'receiving',
-            ':now': now,
-            ':stale': staleBefore,
+            ':claim': claim,
+            ':until': until,
             ':revision': revision,
           },
         }),
@@ -189,45 +199,79 @@ export const fileRecords: FileRecords = {
     return result !== undefined;
   },
 
-  async releaseAssembly(companyId, fileId, revision) {
+  async renewClaim(companyId, fileId, revision, claim, until) {
+    const result = await unlessConditionFails(
+      client.send(
+        new UpdateCommand({
+          TableName: config.filesTable,
+          Key: key(companyId, fileId),
+          UpdateExpression: 'SET #upload.#until = :until',
+          ConditionExpression: `${LIVE} AND #upload.#revision = :revision AND #upload.#claim = :claim`,
+          ExpressionAttributeNames: names('#upload', '#until', '#revision', '#claim'),
+          ExpressionAttributeValues: { ':until': until, ':revision': revision, ':claim': claim },
+        }),
+      ),
+    );
+    return result !== undefined;
+  },
+
+  async releaseAssembly(companyId, fileId, revision, claim) {
     await unlessConditionFails(
       client.send(
         new UpdateCommand({
           TableName: config.filesTable,
           Key: key(companyId, fileId),
-          UpdateExpression: 'SET #upload.#state = :receiving REMOVE #upload.#since',
-          ConditionExpression: '#upload.#revision = :revision AND #upload.#state = :assembling',
-          ExpressionAttributeNames: names('#upload', '#state', '#since', '#revision'),
+          UpdateExpression: 'SET #upload.#state = :receiving REMOVE #upload.#claim, #upload.#until',
+          ConditionExpression: '#upload.#revision = :revision AND #upload.#claim = :claim',
+          ExpressionAttributeNames: names('#upload', '#state', '#claim', '#until', '#revision'),
           ExpressionAttributeValues: {
-            ':assembling': 'assembling',
             ':receiving': 'receiving',
             ':revision': revision,
+            ':claim': claim,
           },
         }),
       ),
     );
   },
 
-  async completeUpload(companyId, fileId, revision, content, now) {
+  async completeUpload(companyId, fileId, revision, claim, content) {
     const result = await unlessConditionFails(
       client.send(
         new UpdateCommand({
           TableName: config.filesTable,
           Key: key(companyId, fileId),
           UpdateExpression: 'SET content = :content, updated_at = :now REMOVE #upload',
-          ConditionExpression: `${LIVE} AND #upload.#revision = :revision AND #upload.#state = :assembling`,
-          ExpressionAttributeNames: names('#upload', '#revision', '#state'),
+          ConditionExpression:
+            `${LIVE} AND #upload.#revision = :revision AND #upload.#state = :assembling ` +
+            'AND #upload.#claim = :claim',
+          ExpressionAttributeNames: names('#upload', '#revision', '#state', '#claim'),
           ExpressionAttributeValues: {
             ':content': content,
-            ':now': now,
+            ':now': content.completed_at ?? Date.now(),
             ':revision': revision,
             ':assembling': 'assembling',
+            ':claim': claim,
           },
           ReturnValues: 'ALL_NEW',
         }),
       ),
     );
     return result?.Attributes as FileRecord | undefined;
+  },
+
+  async cancelUpload(companyId, fileId, revision) {
+    await unlessConditionFails(
+      client.send(
+        new UpdateCommand({
+          TableName: config.filesTable,
+          Key: key(companyId, fileId),
+          UpdateExpression: 'REMOVE #upload',
+          ConditionExpression: '#upload.#revision = :revision',
+          ExpressionAttributeNames: names('#upload', '#revision'),
+          ExpressionAttributeValues: { ':revision': revision },
+        }),
+      ),
+    );
   },
 
   async markDeleting(companyId, fileId) {
@@ -239,10 +283,11 @@ export const fileRecords: FileRecords = {
           UpdateExpression: 'SET deleting = :true',
           ConditionExpression: 'attribute_exists(id)',
           ExpressionAttributeValues: { ':true': true },
+          ReturnValues: 'ALL_NEW',
         }),
       ),
     );
-    return result !== undefined;
+    return result?.Attributes as FileRecord | undefined;
   },
 
   async remove(companyId, fileId) {

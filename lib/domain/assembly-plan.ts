@@ -1,6 +1,11 @@
 /** S3 multipart limits: every part but the last at least 5 MiB, at most 10,000 parts. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
+/**
+ * Parts are read into memory whole: a grouping announced by an upload is used only while its
+ * parts stay this small (regrouped parts are under 9 MiB).
+ */
+export const MAX_PART_BYTES = 16 * 1024 * 1024;
 
 export interface StoredChunk {
   key: string;

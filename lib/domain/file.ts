@@ -20,6 +20,14 @@ export interface Content {
   chunks: number;
   thumbnails_status: ThumbnailsStatus;
   thumbnails: Thumbnail[];
+  /** When this revision became the content: retries of its chunks shortly after are harmless. */
+  completed_at?: number;
+}
+
+/** A chunk as recorded: each attempt writes its own key, and only the recorded one counts. */
+export interface ReceivedChunk {
+  size: number;
+  key: string;
 }
 
 /** A multipart part uploaded as soon as its chunks were all in. */
@@ -41,11 +49,13 @@ export interface PendingUpload {
   total_size: number;
   started_at: number;
   state: 'receiving' | 'assembling';
-  /** When the current assembly claim was taken; a stale claim may be taken over. */
-  assembly_started_at?: number;
+  /** Fencing token of the assembly claim: only its holder may complete or release it. */
+  claim?: number;
+  /** When the claim lapses: a claim whose holder died is taken over after that. */
+  claim_until?: number;
   chunk_count: number;
-  /** Chunk number -> bytes received; recorded once per chunk. */
-  chunk_sizes: Record<string, number>;
+  /** Chunk number -> the chunk as recorded, once per chunk. */
+  chunks: Record<string, ReceivedChunk>;
   /**
    * The S3 multipart upload that becomes the revision's `data`. Parts of `part_chunks`
    * consecutive chunks are uploaded as soon as their chunks are in, so completing the upload

@@ -16,9 +16,11 @@ import type { Principal } from './principal';
 import type { Services } from './ports';
 import {
   abandonUpload,
+  declaredFor,
   dropRevision,
   firstChunkOfNewFile,
   hasChunk,
+  isLateRetry,
   receiveChunk,
   totalChunksOf,
 } from './uploads';
@@ -46,21 +48,31 @@ function declaredFrom(params: UploadParams): Declared | undefined {
 /** A whole file in one request: written straight to its final key as a new revision. */
 async function storeWhole(
   s: Services,
-  record: Pick<FileRecord, 'company_id' | 'id' | 'declared'>,
+  record: Pick<FileRecord, 'company_id' | 'id' | 'declared' | 'content'>,
   params: UploadParams,
   data: IncomingData,
 ): Promise<Content> {
   checkChunkNumber(params.chunkNumber ?? 1, 1);
   checkRequestData(data);
+  const declared = declaredFor(record);
   const size = data.bytes.byteLength;
-  const declaredSize = params.totalSize ?? record.declared?.total_size;
+  const declaredSize = params.totalSize ?? declared?.total_size;
   if (declaredSize && declaredSize !== size) {
     throw badRequest(`total_size says ${declaredSize} bytes but the request carried ${size}`);
   }
-  const { name, mime } = nameAndMime(params, record.declared, data);
+  const { name, mime } = nameAndMime(params, declared, data);
   const revision = newRevision();
   await s.blobs.put(keys.data(record.company_id, record.id, revision), data.bytes, mime);
-  return { revision, name, mime, size, chunks: 1, thumbnails_status: 'done', thumbnails: [] };
+  return {
+    revision,
+    name,
+    mime,
+    size,
+    chunks: 1,
+    thumbnails_status: 'done',
+    thumbnails: [],
+    completed_at: s.now(),
+  };
 }
 
 export async function createFile(
@@ -97,6 +109,7 @@ export async function uploadToFile(
     throw forbidden("Only the file's creator or an application can upload into it");
   }
   if (principal.kind === 'user' && record.content) {
+    if (isLateRetry(s, record, params)) return toPublicFile(record);
     throw forbidden('This file is complete: only applications can overwrite it');
   }
   if (!data) throw badRequest('No file data: send a multipart part named file');
@@ -132,7 +145,10 @@ export async function testChunk(
   ref: FileRef & { chunkNumber: number },
 ): Promise<PublicFile | undefined> {
   const { record } = await openFile(s, ref);
-  return hasChunk(record, ref.chunkNumber) ? toPublicFile(record) : undefined;
+  const overwriting = ref.principal.kind === 'application';
+  return hasChunk(record, ref.chunkNumber, { now: s.now(), overwriting })
+    ? toPublicFile(record)
+    : undefined;
 }
 
 export async function downloadLink(
@@ -167,10 +183,10 @@ export async function deleteFile(s: Services, ref: FileRef): Promise<void> {
   if (!allowed) {
     throw forbidden("Only the file's creator, a company admin or an application can delete it");
   }
-  if (!record.deleting && !(await s.records.markDeleting(companyId, fileId))) {
-    throw notFound('File not found');
-  }
-  await abandonUpload(s, record);
+  // The record as marked, so an upload that started meanwhile is ended too.
+  const marked = await s.records.markDeleting(companyId, fileId);
+  if (!marked) throw notFound('File not found');
+  await abandonUpload(s, marked);
   await s.blobs.deletePrefix(keys.filePrefix(companyId, fileId));
   await s.blobs.deletePrefix(keys.uploadsPrefix(companyId, fileId));
   await s.records.remove(companyId, fileId);

@@ -38,6 +38,7 @@ export const keys = {
   uploadsPrefix: (companyId: string, fileId: string) => `uploads/${companyId}/${fileId}/`,
   chunksPrefix: (companyId: string, fileId: string, revision: string) =>
     `uploads/${companyId}/${fileId}/${revision}/`,
+  /** One attempt at a chunk: retries never overwrite bytes another attempt recorded. */
   chunk: (companyId: string, fileId: string, revision: string, chunkNumber: number) =>
-    `uploads/${companyId}/${fileId}/${revision}/${chunkNumber}`,
+    `uploads/${companyId}/${fileId}/${revision}/${chunkNumber}.${randomBytes(4).toString('hex')}`,
 };

@@ -1,5 +1,5 @@
 import type { StoredChunk } from './assembly-plan';
-import type { Content, FileRecord, PendingUpload, UploadedPart } from './file';
+import type { Content, FileRecord, PendingUpload, ReceivedChunk, UploadedPart } from './file';
 import type { Principal, Role } from './principal';
 
 /** File records (DynamoDB). Every state change is a conditional write. */
@@ -20,15 +20,16 @@ export interface FileRecords {
     now: number,
   ): Promise<FileRecord | undefined>;
   /**
-   * Starts `upload` unless one is already in progress, in one atomic write, and returns the
-   * record with whichever upload is now in progress. Undefined if the file is gone, or is
-   * complete and `overwrite` is false.
+   * Starts `upload` unless one is already in progress (or replaces the upload of revision
+   * `replacing`), in one atomic write, and returns the record with whichever upload is now in
+   * progress. Undefined if the file is gone, is complete and `overwrite` is false, or the
+   * upload to replace is no longer there.
    */
   startUpload(
     companyId: string,
     fileId: string,
     upload: PendingUpload,
-    overwrite: boolean,
+    options: { overwrite: boolean; replacing?: string },
   ): Promise<FileRecord | undefined>;
   /**
    * Records chunk `chunkNumber` of the upload of `revision` once. Returns the record after
@@ -40,7 +41,7 @@ export interface FileRecords {
     fileId: string,
     revision: string,
     chunkNumber: number,
-    size: number,
+    chunk: ReceivedChunk,
   ): Promise<FileRecord | undefined>;
   /** Notes a multipart part uploaded ahead of completion; false if the upload moved on. */
   recordPart(
@@ -51,28 +52,43 @@ export interface FileRecords {
     uploaded: UploadedPart,
   ): Promise<boolean>;
   /**
-   * Moves a fully received upload to `assembling`: exactly one caller wins. A claim older
-   * than `staleBefore` (its assembler died) may be taken over.
+   * Moves a fully received upload to `assembling` under the fencing token `claim` until
+   * `until`: exactly one caller wins. A claim that lapsed (its holder died) may be taken over.
    */
   claimAssembly(
     companyId: string,
     fileId: string,
     revision: string,
-    now: number,
-    staleBefore: number,
+    claim: number,
+    until: number,
   ): Promise<boolean>;
-  /** Gives a claim back after a failed assembly, so a retry can claim it again. */
-  releaseAssembly(companyId: string, fileId: string, revision: string): Promise<void>;
-  /** Makes an assembled upload the file's content, if it is still the upload in progress. */
+  /** Extends the holder's claim, for an assembly handed to the asynchronous assembler. */
+  renewClaim(
+    companyId: string,
+    fileId: string,
+    revision: string,
+    claim: number,
+    until: number,
+  ): Promise<boolean>;
+  /** Gives the holder's claim back after a failure, so a retry can claim again. */
+  releaseAssembly(
+    companyId: string,
+    fileId: string,
+    revision: string,
+    claim: number,
+  ): Promise<void>;
+  /** Makes an assembled upload the file's content, if `claim` still holds it. */
   completeUpload(
     companyId: string,
     fileId: string,
     revision: string,
+    claim: number,
     content: Content,
-    now: number,
   ): Promise<FileRecord | undefined>;
-  /** Hides the record from readers while its objects are removed; false if it is gone. */
-  markDeleting(companyId: string, fileId: string): Promise<boolean>;
+  /** Drops the upload of `revision` from the record (it can never complete). */
+  cancelUpload(companyId: string, fileId: string, revision: string): Promise<void>;
+  /** Hides the record from readers while its objects are removed; undefined if it is gone. */
+  markDeleting(companyId: string, fileId: string): Promise<FileRecord | undefined>;
   remove(companyId: string, fileId: string): Promise<void>;
 }
 
@@ -120,6 +136,8 @@ export interface AssemblyJob {
   company_id: string;
   file_id: string;
   revision: string;
+  /** The claim handed over with the job. */
+  claim: number;
 }
 
 /** Runs assemblies too large for the request that completes the upload (async Lambda). */
@@ -131,8 +149,10 @@ export interface Limits {
   maxFileBytes: number;
   /** Uploads up to this size are assembled within the completing request. */
   syncAssemblyMaxBytes: number;
-  /** An assembly claim older than this is presumed dead. */
+  /** How long the asynchronous assembler's claim lasts (longer than its timeout). */
   assemblyLeaseMs: number;
+  /** An upload started longer ago than this may be replaced (its chunks expire after a day). */
+  uploadMaxAgeMs: number;
 }
 
 export interface Services {

@@ -1,4 +1,5 @@
 import {
+  MAX_PART_BYTES,
   chunksOfPart,
   chunksPerPart,
   isValidPart,
@@ -7,7 +8,7 @@ import {
   planParts,
   type StoredChunk,
 } from './assembly-plan';
-import { conflict, forbidden, notFound, tooLarge } from './errors';
+import { conflict, forbidden, notFound, tooLarge, type DomainError } from './errors';
 import type { Content, FileRecord, PendingUpload } from './file';
 import { keys, newRevision } from './ids';
 import {
@@ -22,12 +23,14 @@ import { inParallel } from '../parallel';
 import { checkChunkNumber, type UploadParams } from './upload-params';
 
 /**
- * Chunked uploads (ARCHITECTURE.md §4). Chunks go to uploads/…/{revision}/{n} and are
- * recorded once each in the file's record. The revision's `data` is an S3 multipart upload
- * started with the upload: as soon as the chunks of a part are all in, the request that
- * brought the last of them uploads that part (streamed), so the request that records the
- * last chunk claims completion (exactly one wins) and has little left to do but S3's
- * CompleteMultipartUpload. Parts that could not be uploaded ahead are streamed then.
+ * Chunked uploads (ARCHITECTURE.md §4). Each chunk attempt is written to a key of its own
+ * under uploads/…/{revision}/ and the first one recorded in the file's record is the chunk.
+ * The revision's `data` is an S3 multipart upload started with the upload: as soon as the
+ * chunks of a part are all in, the request that brought the last of them uploads that part,
+ * so the request that records the last chunk claims completion (exactly one wins, under a
+ * fencing token) and has little left to do but S3's CompleteMultipartUpload. Parts that
+ * could not be uploaded ahead are streamed then, or by the asynchronous assembler when that
+ * is more than the request may take on.
  */
 
 export interface ChunkRequest {
@@ -36,18 +39,42 @@ export interface ChunkRequest {
   data: IncomingData;
 }
 
-/** Parts uploaded at once when completing: memory holds at most this many parts (< 9 MiB). */
+/** Parts uploaded at once when completing: memory holds at most this many parts. */
 const PART_CONCURRENCY = 4;
+/** A completing request's claim: the upload functions time out after 29 s. */
+const REQUEST_CLAIM_MS = 60_000;
+/** A user's retry of a chunk this soon after completion is answered, not refused. */
+const RETRY_AFTER_COMPLETION_MS = 5 * 60_000;
 
-/** Chunks announced for this request: the query's, else the upload in progress's or declared. */
+/**
+ * Chunks this request belongs to: the query's count; for a chunk of the upload in progress,
+ * its count; before any content, what the create declared; otherwise a whole file.
+ */
 export function totalChunksOf(params: UploadParams, record: Partial<FileRecord>): number {
-  return params.totalChunks ?? record.upload?.total_chunks ?? record.declared?.total_chunks ?? 1;
+  if (params.totalChunks !== undefined) return params.totalChunks;
+  if (params.chunkNumber !== undefined && record.upload) return record.upload.total_chunks;
+  if (!record.content) return record.declared?.total_chunks ?? 1;
+  return 1;
+}
+
+/** Declared values describe the first content only; an overwrite brings its own. */
+export function declaredFor(record: Partial<FileRecord>) {
+  return record.content ? undefined : record.declared;
 }
 
 function checkFileSize(s: Services, bytes: number): void {
   if (bytes > s.limits.maxFileBytes) {
     throw tooLarge(`Files are limited to ${s.limits.maxFileBytes} bytes; this one has ${bytes}`);
   }
+}
+
+/** Where this chunk goes, checked against the upload's chunk count and the request limit. */
+function placeChunk(request: ChunkRequest, record: Partial<FileRecord>) {
+  const totalChunks = totalChunksOf(request.params, record);
+  const chunkNumber = request.params.chunkNumber ?? 1;
+  checkChunkNumber(chunkNumber, totalChunks);
+  checkRequestData(request.data);
+  return { totalChunks, chunkNumber };
 }
 
 /** The chunk size this upload will use, to group its chunks into parts of at least 5 MiB. */
@@ -61,14 +88,15 @@ function expectedChunkBytes(totalSize: number, totalChunks: number, request: Chu
 /** A new upload, with its multipart upload started in S3. */
 async function newUpload(
   s: Services,
-  record: Pick<FileRecord, 'company_id' | 'id' | 'declared'>,
+  record: Pick<FileRecord, 'company_id' | 'id' | 'declared' | 'content'>,
   request: ChunkRequest,
   totalChunks: number,
 ): Promise<PendingUpload> {
-  const totalSize = request.params.totalSize ?? record.declared?.total_size ?? 0;
+  const declared = declaredFor(record);
+  const totalSize = request.params.totalSize ?? declared?.total_size ?? 0;
   checkFileSize(s, totalSize);
   const revision = newRevision();
-  const { name, mime } = nameAndMime(request.params, record.declared, request.data);
+  const { name, mime } = nameAndMime(request.params, declared, request.data);
   return {
     revision,
     name,
@@ -78,7 +106,7 @@ async function newUpload(
     started_at: s.now(),
     state: 'receiving',
     chunk_count: 0,
-    chunk_sizes: {},
+    chunks: {},
     multipart_id: await s.blobs.startMultipart(
       keys.data(record.company_id, record.id, revision),
       mime,
@@ -88,17 +116,18 @@ async function newUpload(
   };
 }
 
-async function abandon(
+/** Ends what an upload holds in S3: its multipart upload and its chunks. */
+async function discard(
   s: Services,
   record: Pick<FileRecord, 'company_id' | 'id'>,
   upload: PendingUpload,
-) {
-  await bestEffort(s, 'could not abort a multipart upload', { revision: upload.revision }, () =>
-    s.blobs.abortMultipart(
-      keys.data(record.company_id, record.id, upload.revision),
-      upload.multipart_id,
-    ),
-  );
+): Promise<void> {
+  const { company_id: companyId, id: fileId } = record;
+  const { revision } = upload;
+  await bestEffort(s, 'could not discard an upload', { fileId, revision }, async () => {
+    await s.blobs.abortMultipart(keys.data(companyId, fileId, revision), upload.multipart_id);
+    await s.blobs.deletePrefix(keys.chunksPrefix(companyId, fileId, revision));
+  });
 }
 
 function checkSameUpload(upload: PendingUpload, params: UploadParams, totalChunks: number): void {
@@ -117,15 +146,6 @@ function checkSameUpload(upload: PendingUpload, params: UploadParams, totalChunk
   }
 }
 
-/** Where this chunk goes, checked against the upload's chunk count and the request limit. */
-function placeChunk(request: ChunkRequest, record: Partial<FileRecord>) {
-  const totalChunks = totalChunksOf(request.params, record);
-  const chunkNumber = request.params.chunkNumber ?? 1;
-  checkChunkNumber(chunkNumber, totalChunks);
-  checkRequestData(request.data);
-  return { totalChunks, chunkNumber };
-}
-
 /** The first chunk of a file created by the same request: one write makes both. */
 export async function firstChunkOfNewFile(
   s: Services,
@@ -134,39 +154,48 @@ export async function firstChunkOfNewFile(
 ): Promise<FileRecord> {
   const { totalChunks, chunkNumber } = placeChunk(request, record);
   const upload = await newUpload(s, record, request, totalChunks);
-  const size = request.data.bytes.byteLength;
-  await s.blobs.put(
-    keys.chunk(record.company_id, record.id, upload.revision, chunkNumber),
-    request.data.bytes,
-    'application/octet-stream',
-  );
-  const created = {
+  const { bytes } = request.data;
+  const key = keys.chunk(record.company_id, record.id, upload.revision, chunkNumber);
+  await s.blobs.put(key, bytes, 'application/octet-stream');
+  const created: FileRecord = {
     ...record,
-    upload: { ...upload, chunk_count: 1, chunk_sizes: { [chunkNumber]: size } },
+    upload: {
+      ...upload,
+      chunk_count: 1,
+      chunks: { [chunkNumber]: { size: bytes.byteLength, key } },
+    },
   };
   await s.records.create(created);
-  await uploadPartIfReady(s, created, chunkNumber, request.data.bytes);
+  await uploadPartIfReady(s, created, chunkNumber, bytes);
   return created;
 }
 
+/** The upload in progress, or a new one (which replaces one too old to complete). */
 async function joinOrStart(
   s: Services,
   record: FileRecord,
   request: ChunkRequest,
   totalChunks: number,
 ): Promise<PendingUpload> {
-  let upload = record.upload;
+  const current = record.upload;
+  const stale =
+    current?.state === 'receiving' && s.now() - current.started_at > s.limits.uploadMaxAgeMs;
+  if (current && !stale) {
+    checkSameUpload(current, request.params, totalChunks);
+    return current;
+  }
+  const candidate = await newUpload(s, record, request, totalChunks);
+  const started = await s.records.startUpload(record.company_id, record.id, candidate, {
+    overwrite: request.principal.kind === 'application',
+    replacing: stale ? current.revision : undefined,
+  });
+  const upload = started?.upload ?? (await s.records.get(record.company_id, record.id))?.upload;
+  if (upload?.revision !== candidate.revision) await discard(s, record, candidate);
+  if (stale && upload?.revision === candidate.revision) await discard(s, record, current);
   if (!upload) {
-    const candidate = await newUpload(s, record, request, totalChunks);
-    const overwrite = request.principal.kind === 'application';
-    const started = await s.records.startUpload(record.company_id, record.id, candidate, overwrite);
-    if (started?.upload?.revision !== candidate.revision) await abandon(s, record, candidate);
-    if (!started?.upload) {
-      const now = await s.records.get(record.company_id, record.id);
-      if (!now || now.deleting) throw notFound('File not found');
-      throw forbidden('This file is complete: only applications can overwrite it');
-    }
-    upload = started.upload;
+    const now = await s.records.get(record.company_id, record.id);
+    if (!now || now.deleting) throw notFound('File not found');
+    throw forbidden('This file is complete: only applications can overwrite it');
   }
   checkSameUpload(upload, request.params, totalChunks);
   return upload;
@@ -182,27 +211,42 @@ export async function receiveChunk(
   const { company_id: companyId, id: fileId } = record;
   const upload = await joinOrStart(s, record, request, totalChunks);
 
-  // A chunk already recorded is not written again: retries never change bytes under an
-  // assembly, and a lost reply's retry still moves the upload on.
-  const recorded = upload.chunk_sizes[chunkNumber] !== undefined || upload.state !== 'receiving';
-  if (!recorded) {
+  // A chunk already recorded is not written again, and a lost reply's retry still moves
+  // the upload on.
+  if (upload.chunks[chunkNumber] === undefined && upload.state === 'receiving') {
     const { bytes } = request.data;
     const key = keys.chunk(companyId, fileId, upload.revision, chunkNumber);
     await s.blobs.put(key, bytes, 'application/octet-stream');
+    const chunk = { size: bytes.byteLength, key };
     const after = await s.records.recordChunk(
       companyId,
       fileId,
       upload.revision,
       chunkNumber,
-      bytes.byteLength,
+      chunk,
     );
     if (after?.upload) {
       await uploadPartIfReady(s, after, chunkNumber, bytes);
       if (after.upload.chunk_count < totalChunks) return after;
+    } else {
+      // Another attempt at this chunk was recorded first: ours counts for nothing.
+      await bestEffort(s, 'could not remove an unrecorded chunk', { fileId, key }, () =>
+        s.blobs.deletePrefix(key),
+      );
     }
   }
   return moveOn(s, companyId, fileId, upload.revision);
 }
+
+/** The recorded chunks of a part, or undefined while one is missing. */
+function partChunks(upload: PendingUpload, part: number): StoredChunk[] | undefined {
+  const recorded = chunksOfPart(part, upload.part_chunks, upload.total_chunks).map(
+    (n) => upload.chunks[n],
+  );
+  return recorded.every((chunk) => chunk !== undefined) ? (recorded as StoredChunk[]) : undefined;
+}
+
+const bytesOf = (chunks: StoredChunk[]) => chunks.reduce((sum, chunk) => sum + chunk.size, 0);
 
 /**
  * Uploads the part of `chunkNumber` if all its chunks are in, from this request's bytes and
@@ -218,21 +262,21 @@ async function uploadPartIfReady(
   const upload = record.upload;
   if (!upload) return;
   const part = partOf(chunkNumber, upload.part_chunks);
-  const numbers = chunksOfPart(part, upload.part_chunks, upload.total_chunks);
-  const sizes = numbers.map((n) => upload.chunk_sizes[n]);
-  if (sizes.some((size) => size === undefined) || upload.parts[part]) return;
-  const size = sizes.reduce<number>((sum, bytesOfChunk) => sum + (bytesOfChunk ?? 0), 0);
-  if (!isValidPart(size, part, partCount(upload.total_chunks, upload.part_chunks))) return;
+  const chunks = partChunks(upload, part);
+  if (!chunks || upload.parts[part]) return;
+  const size = bytesOf(chunks);
+  const parts = partCount(upload.total_chunks, upload.part_chunks);
+  if (!isValidPart(size, part, parts) || size > MAX_PART_BYTES) return;
 
   const { company_id: companyId, id: fileId } = record;
-  const chunkKey = (n: number) => keys.chunk(companyId, fileId, upload.revision, n);
+  const own = upload.chunks[chunkNumber]?.key ?? '';
   await bestEffort(s, 'could not upload a part ahead', { fileId, part }, async () => {
     const etag = await s.blobs.uploadPart(
       keys.data(companyId, fileId, upload.revision),
       upload.multipart_id,
       part,
-      numbers.map((n, i) => ({ key: chunkKey(n), size: sizes[i] ?? 0 })),
-      new Map([[chunkKey(chunkNumber), bytes]]),
+      chunks,
+      new Map([[own, bytes]]),
     );
     await s.records.recordPart(companyId, fileId, upload.revision, part, { etag, size });
   });
@@ -263,19 +307,20 @@ async function moveOn(
   return completeUpload(s, record, upload);
 }
 
+/** The recorded chunks, checked to be in storage as recorded. */
 async function storedChunks(
   s: Services,
   record: FileRecord,
   upload: PendingUpload,
-): Promise<StoredChunk[]> {
-  const prefix = keys.chunksPrefix(record.company_id, record.id, upload.revision);
-  const sizes = await s.blobs.sizes(prefix);
-  return Array.from({ length: upload.total_chunks }, (_, i) => {
-    const key = keys.chunk(record.company_id, record.id, upload.revision, i + 1);
-    const size = sizes.get(key);
-    if (size === undefined) throw new Error(`chunk ${i + 1} of ${upload.revision} is missing`);
-    return { key, size };
-  });
+): Promise<StoredChunk[] | undefined> {
+  const sizes = await s.blobs.sizes(
+    keys.chunksPrefix(record.company_id, record.id, upload.revision),
+  );
+  const chunks = Array.from({ length: upload.total_chunks }, (_, i) => upload.chunks[i + 1]);
+  const intact = chunks.every(
+    (chunk) => chunk !== undefined && sizes.get(chunk.key) === chunk.size,
+  );
+  return intact ? (chunks as StoredChunk[]) : undefined;
 }
 
 /** How the chunks become parts: the upload's own grouping if S3 takes it, else regrouped. */
@@ -284,11 +329,28 @@ function assemblyPlan(upload: PendingUpload, chunks: StoredChunk[]) {
   const grouped = Array.from({ length: parts }, (_, i) =>
     chunksOfPart(i + 1, upload.part_chunks, upload.total_chunks).map((n) => chunks[n - 1]!),
   );
-  const sizeOf = (group: StoredChunk[]) => group.reduce((sum, chunk) => sum + chunk.size, 0);
-  const fits = grouped.every((group, i) => isValidPart(sizeOf(group), i + 1, parts));
-  if (!fits) return { reuse: false, groups: planParts(chunks), toStream: sizeOf(chunks) };
-  const missing = grouped.filter((group, i) => upload.parts[i + 1]?.size !== sizeOf(group));
-  return { reuse: true, groups: grouped, toStream: missing.reduce((sum, g) => sum + sizeOf(g), 0) };
+  const fits = grouped.every(
+    (group, i) => isValidPart(bytesOf(group), i + 1, parts) && bytesOf(group) <= MAX_PART_BYTES,
+  );
+  if (!fits) return { reuse: false, groups: planParts(chunks), toStream: bytesOf(chunks) };
+  const missing = grouped.filter((group, i) => upload.parts[i + 1]?.size !== bytesOf(group));
+  return {
+    reuse: true,
+    groups: grouped,
+    toStream: missing.reduce((sum, g) => sum + bytesOf(g), 0),
+  };
+}
+
+/** An upload that can never complete as sent is dropped, so the client can start again. */
+async function refuse(
+  s: Services,
+  record: FileRecord,
+  upload: PendingUpload,
+  error: DomainError,
+): Promise<never> {
+  await s.records.cancelUpload(record.company_id, record.id, upload.revision);
+  await discard(s, record, upload);
+  throw error;
 }
 
 async function completeUpload(
@@ -297,48 +359,87 @@ async function completeUpload(
   upload: PendingUpload,
 ): Promise<FileRecord> {
   const { company_id: companyId, id: fileId } = record;
-  const now = s.now();
-  const claimed = await s.records.claimAssembly(
-    companyId,
-    fileId,
-    upload.revision,
-    now,
-    now - s.limits.assemblyLeaseMs,
-  );
-  if (!claimed) return (await s.records.get(companyId, fileId)) ?? record;
-
-  const job: AssemblyJob = { company_id: companyId, file_id: fileId, revision: upload.revision };
+  const { revision } = upload;
+  const claim = s.now();
+  if (
+    !(await s.records.claimAssembly(companyId, fileId, revision, claim, claim + REQUEST_CLAIM_MS))
+  ) {
+    const now = await s.records.get(companyId, fileId);
+    if (!now || now.deleting) throw notFound('File not found');
+    return now;
+  }
   try {
     const chunks = await storedChunks(s, record, upload);
-    const size = chunks.reduce((sum, chunk) => sum + chunk.size, 0);
-    if (upload.total_size && size !== upload.total_size) {
-      throw conflict(
-        `total_size=${upload.total_size} disagrees with the ${size} bytes received in ` +
-          `${upload.total_chunks} chunks; send the wrong chunks again`,
+    if (!chunks) {
+      return await refuse(
+        s,
+        record,
+        upload,
+        conflict('Chunks of this upload expired or were lost before it completed; start it again'),
       );
     }
-    checkFileSize(s, size);
-    if (assemblyPlan(upload, chunks).toStream <= s.limits.syncAssemblyMaxBytes) {
-      return await assemble(s, record, upload, chunks);
+    const size = bytesOf(chunks);
+    if (upload.total_size && size !== upload.total_size) {
+      return await refuse(
+        s,
+        record,
+        upload,
+        conflict(
+          `total_size=${upload.total_size} disagrees with the ${size} bytes received in ` +
+            `${upload.total_chunks} chunks; start the upload again`,
+        ),
+      );
     }
-    await s.assemblies.enqueue(job);
-    return { ...record, upload: { ...upload, state: 'assembling', assembly_started_at: now } };
+    if (size > s.limits.maxFileBytes) {
+      return await refuse(
+        s,
+        record,
+        upload,
+        tooLarge(`Files are limited to ${s.limits.maxFileBytes} bytes; this one has ${size}`),
+      );
+    }
+    if (assemblyPlan(upload, chunks).toStream <= s.limits.syncAssemblyMaxBytes) {
+      return await assemble(s, record, upload, claim, chunks);
+    }
+    const until = s.now() + s.limits.assemblyLeaseMs;
+    if (!(await s.records.renewClaim(companyId, fileId, revision, claim, until))) {
+      throw conflict('The upload changed while completing; retry');
+    }
+    await s.assemblies.enqueue({ company_id: companyId, file_id: fileId, revision, claim });
+    return { ...record, upload: { ...upload, state: 'assembling', claim, claim_until: until } };
   } catch (error) {
-    await s.records.releaseAssembly(companyId, fileId, upload.revision);
+    await s.records.releaseAssembly(companyId, fileId, revision, claim);
     throw error;
   }
 }
 
-/** The asynchronous assembler's entry point; safe to run again after a failure. */
+/**
+ * The asynchronous assembler's entry point. It works under the claim handed over with the
+ * job; when Lambda retries it after a failure (which gave the claim back) it claims anew.
+ */
 export async function runAssembly(s: Services, job: AssemblyJob): Promise<void> {
   const record = await s.records.get(job.company_id, job.file_id);
   const upload = record?.upload;
   if (!record || record.deleting || upload?.revision !== job.revision) return;
-  if (upload.state !== 'assembling') return;
-  await assemble(s, record, upload, await storedChunks(s, record, upload));
+  let claim = job.claim;
+  if (upload.state !== 'assembling' || upload.claim !== claim) {
+    claim = s.now();
+    const until = claim + s.limits.assemblyLeaseMs;
+    if (!(await s.records.claimAssembly(job.company_id, job.file_id, job.revision, claim, until))) {
+      return; // complete, or assembled by a live holder
+    }
+  }
+  try {
+    const chunks = await storedChunks(s, record, upload);
+    if (!chunks) throw new Error(`chunks of ${job.revision} are missing`);
+    await assemble(s, record, upload, claim, chunks);
+  } catch (error) {
+    await s.records.releaseAssembly(job.company_id, job.file_id, job.revision, claim);
+    throw error;
+  }
 }
 
-/** Uploads the parts still missing, completes the multipart upload, makes it the content. */
+/** Uploads the parts still missing and completes the multipart upload. */
 async function writeData(
   s: Services,
   record: FileRecord,
@@ -346,24 +447,25 @@ async function writeData(
   chunks: StoredChunk[],
 ): Promise<void> {
   const key = keys.data(record.company_id, record.id, upload.revision);
-  const expected = chunks.reduce((sum, chunk) => sum + chunk.size, 0);
   // An earlier attempt may have completed the multipart upload and then failed: S3 does not
   // take a second completion, and the object is already right.
-  const existing = await s.blobs.sizes(key);
-  if (existing.get(key) === expected) return;
+  if ((await s.blobs.sizes(key)).get(key) === bytesOf(chunks)) return;
   const plan = assemblyPlan(upload, chunks);
   let uploadId = upload.multipart_id;
   if (!plan.reuse) {
     // Chunks came in other sizes than announced: a new multipart upload, regrouped.
-    await abandon(s, record, upload);
+    await bestEffort(s, 'could not abort a multipart upload', { key }, () =>
+      s.blobs.abortMultipart(key, upload.multipart_id),
+    );
     uploadId = await s.blobs.startMultipart(key, upload.mime);
   }
   const parts = await inParallel(plan.groups, PART_CONCURRENCY, async (group, index) => {
     const part = index + 1;
-    const size = group.reduce((sum, chunk) => sum + chunk.size, 0);
     const ahead = plan.reuse ? upload.parts[part] : undefined;
     const etag =
-      ahead?.size === size ? ahead.etag : await s.blobs.uploadPart(key, uploadId, part, group);
+      ahead?.size === bytesOf(group)
+        ? ahead.etag
+        : await s.blobs.uploadPart(key, uploadId, part, group);
     return { part, etag };
   });
   await s.blobs.completeMultipart(key, uploadId, parts);
@@ -373,6 +475,7 @@ async function assemble(
   s: Services,
   record: FileRecord,
   upload: PendingUpload,
+  claim: number,
   chunks: StoredChunk[],
 ): Promise<FileRecord> {
   const { company_id: companyId, id: fileId } = record;
@@ -382,12 +485,13 @@ async function assemble(
     revision,
     name: upload.name,
     mime: upload.mime,
-    size: chunks.reduce((sum, chunk) => sum + chunk.size, 0),
+    size: bytesOf(chunks),
     chunks: upload.total_chunks,
     thumbnails_status: 'done',
     thumbnails: [],
+    completed_at: s.now(),
   };
-  const completed = await s.records.completeUpload(companyId, fileId, revision, content, s.now());
+  const completed = await s.records.completeUpload(companyId, fileId, revision, claim, content);
   if (!completed) {
     const now = await s.records.get(companyId, fileId);
     if (now && !now.deleting && now.content?.revision === revision) return now; // a twin finished
@@ -395,8 +499,9 @@ async function assemble(
       // Deleted or replaced while assembling: these bytes belong to nothing.
       await s.blobs.deletePrefix(keys.revisionPrefix(companyId, fileId, revision));
       await s.blobs.deletePrefix(keys.chunksPrefix(companyId, fileId, revision));
+      throw notFound('File not found');
     }
-    throw notFound('File not found');
+    throw conflict('The upload changed while completing; retry');
   }
   await bestEffort(s, 'could not remove assembled chunks', { fileId, revision }, () =>
     s.blobs.deletePrefix(keys.chunksPrefix(companyId, fileId, revision)),
@@ -418,7 +523,20 @@ export async function dropRevision(s: Services, record: FileRecord, revision: st
 
 /** Ends the multipart upload of an upload that will never complete (file deleted). */
 export async function abandonUpload(s: Services, record: FileRecord): Promise<void> {
-  if (record.upload) await abandon(s, record, record.upload);
+  if (record.upload) await discard(s, record, record.upload);
+}
+
+/**
+ * A user re-sending a chunk of the upload that just completed (its reply was lost): the
+ * same totals, within minutes. Harmless, so answered rather than refused.
+ */
+export function isLateRetry(s: Services, record: FileRecord, params: UploadParams): boolean {
+  const { content } = record;
+  if (!content?.completed_at || record.upload || params.chunkNumber === undefined) return false;
+  const sameTotals =
+    params.totalChunks === content.chunks &&
+    (!params.totalSize || params.totalSize === content.size);
+  return sameTotals && s.now() - content.completed_at < RETRY_AFTER_COMPLETION_MS;
 }
 
 async function bestEffort(
@@ -434,9 +552,21 @@ async function bestEffort(
   }
 }
 
-/** resumable.js's `testChunks`: is chunk n of the upload already stored? */
-export function hasChunk(record: FileRecord, chunkNumber: number): boolean {
+/**
+ * resumable.js's `testChunks`: is chunk n of the upload already stored? An upload whose
+ * chunks are all in but whose completion died asks for its last chunk again: re-sending it
+ * completes the upload.
+ */
+export function hasChunk(
+  record: FileRecord,
+  chunkNumber: number,
+  { now, overwriting }: { now: number; overwriting: boolean },
+): boolean {
   const { upload, content } = record;
-  if (upload) return upload.state === 'assembling' || upload.chunk_sizes[chunkNumber] !== undefined;
-  return content !== undefined && chunkNumber <= content.chunks;
+  // An application about to overwrite a complete file has sent none of its new chunks yet.
+  if (!upload) return !overwriting && content !== undefined && chunkNumber <= content.chunks;
+  const allIn = upload.chunk_count >= upload.total_chunks;
+  const stalled = upload.state === 'receiving' || (upload.claim_until ?? 0) < now;
+  if (allIn && stalled && chunkNumber === upload.total_chunks) return false;
+  return upload.state === 'assembling' || upload.chunks[chunkNumber] !== undefined;
 }

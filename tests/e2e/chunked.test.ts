@@ -227,8 +227,18 @@ describe('overwrite by revision', () => {
     await sendChunks(upload, [1, 2]);
     const [originalKey] = await objectKeys(`files/${company}/${upload.fileId}/`);
 
-    const userTry = await sendChunk(upload, 1);
+    // The creator re-sending a chunk of the upload that just completed (a lost reply): harmless.
+    const lateRetry = await sendChunk(upload, 1);
+    expect(lateRetry.status).toBe(200);
+    expect(lateRetry.body.resource.upload_data).toMatchObject({ size: original.length, chunks: 2 });
+    // Anything else from a user is an overwrite, and users may not overwrite.
+    const other = binaryBytes(9 * MiB, 33);
+    const userTry = await sendChunk(
+      { ...upload, bytes: other, chunks: splitChunks(other, 4 * MiB) },
+      1,
+    );
     expect(userTry.status).toBe(403);
+    expect(sha256(await downloaded(upload.fileId))).toBe(sha256(original));
 
     const replacement = binaryBytes(9 * MiB, 32);
     const overwrite: ChunkedUpload = {

@@ -9,6 +9,7 @@ Object.assign(process.env, {
   MAX_FILE_SIZE_BYTES: String(5 * 1024 ** 3),
   SYNC_ASSEMBLY_MAX_BYTES: String(64 * 1024 ** 2),
   ASSEMBLY_LEASE_SECONDS: '960',
+  UPLOAD_MAX_AGE_SECONDS: '72000',
   AWS_REGION: 'eu-west-1',
   POWERTOOLS_LOG_LEVEL: 'SILENT',
 });

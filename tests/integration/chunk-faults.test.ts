@@ -67,11 +67,18 @@ test('S3 failing while a chunk is written: 5xx, chunk not recorded, a retry succ
   faultOn(s3, PutObjectCommand, { failOn: 1 });
   const failed = await invoke(uploadToFile, chunkEvent(fileId, 2));
   expect(failed.statusCode).toBe(500);
-  expect((await fileItem(company, fileId))?.['upload']?.chunk_sizes).toEqual({});
+  expect((await fileItem(company, fileId))?.['upload']?.chunks).toEqual({});
   jest.restoreAllMocks();
 
   expect((await invoke(uploadToFile, chunkEvent(fileId, 2))).statusCode).toBe(200);
-  expect((await fileItem(company, fileId))?.['upload']?.chunk_sizes).toEqual({ 2: 4 * MiB });
+  expect((await fileItem(company, fileId))?.['upload']?.chunks).toEqual({
+    2: {
+      size: 4 * MiB,
+      key: expect.stringMatching(
+        new RegExp(`^uploads/${company}/${fileId}/r\\w+/2\\.[0-9a-f]{8}$`),
+      ),
+    },
+  });
 });
 
 test('two last chunks at once: exactly one assembly, a correct file', async () => {
