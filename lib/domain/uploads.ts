@@ -124,10 +124,12 @@ async function discard(
 ): Promise<void> {
   const { company_id: companyId, id: fileId } = record;
   const { revision } = upload;
-  await bestEffort(s, 'could not discard an upload', { fileId, revision }, async () => {
-    await s.blobs.abortMultipart(keys.data(companyId, fileId, revision), upload.multipart_id);
-    await s.blobs.deletePrefix(keys.chunksPrefix(companyId, fileId, revision));
-  });
+  await bestEffort(s, 'could not abort a multipart upload', { fileId, revision }, () =>
+    s.blobs.abortMultipart(keys.data(companyId, fileId, revision), upload.multipart_id),
+  );
+  await bestEffort(s, 'could not remove the chunks of an upload', { fileId, revision }, () =>
+    s.blobs.deletePrefix(keys.chunksPrefix(companyId, fileId, revision)),
+  );
 }
 
 function checkSameUpload(upload: PendingUpload, params: UploadParams, totalChunks: number): void {

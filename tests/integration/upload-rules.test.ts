@@ -1,0 +1,186 @@
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { handler as createFile } from '../../functions/http/create-file';
+import { handler as uploadToFile } from '../../functions/http/upload-to-file';
+import { binaryBytes, sha256 } from '../helpers/api';
+import { fileItem, objectKeys } from '../helpers/aws';
+import { MiB } from '../helpers/chunks';
+import { httpEvent, lambdaContext, octetStream } from '../helpers/events';
+import { newCompanyId, tokenFor } from '../helpers/principals';
+
+type Result = APIGatewayProxyStructuredResultV2 & { body: string };
+type Resource = {
+  id: string;
+  upload_data: { status: string; size: number };
+  metadata: { name: string; mime: string };
+};
+const company = newCompanyId();
+let user: string;
+let app: string;
+
+beforeAll(async () => {
+  [user, app] = await Promise.all([
+    tokenFor({ company, user: 'rita' }),
+    tokenFor({ company, application: 'rules-app' }),
+  ]);
+});
+
+const invoke = async (handler: unknown, event: unknown): Promise<Result> =>
+  (await (handler as (e: unknown, c: unknown) => Promise<Result>)(
+    event,
+    lambdaContext(),
+  )) as Result;
+const resource = (result: Result) => (JSON.parse(result.body) as { resource: Resource }).resource;
+
+async function newFile(query: Record<string, string> = {}): Promise<string> {
+  const created = await invoke(createFile, {
+    ...httpEvent('create-file', { token: user, companyId: company, query }),
+    body: undefined,
+    headers: { authorization: `Bearer ${user}` },
+  });
+  return resource(created).id;
+}
+
+function chunk(fileId: string, token: string, query: Record<string, string>, bytes: Buffer) {
+  return invoke(
+    uploadToFile,
+    httpEvent('upload-to-file', {
+      token,
+      companyId: company,
+      fileId,
+      query,
+      body: octetStream(bytes),
+    }),
+  );
+}
+
+async function stored(fileId: string): Promise<string> {
+  const item = await fileItem(company, fileId);
+  const key = `files/${company}/${fileId}/${item?.['content']?.revision}/data`;
+  const url = `${process.env['S3_ENDPOINT']}/${process.env['BUCKET']}/${key}`;
+  return sha256(Buffer.from(await (await fetch(url)).arrayBuffer()));
+}
+
+test('two different versions of one chunk at once: the file is one of them, whole', async () => {
+  const fileId = await newFile();
+  const base = binaryBytes(12 * MiB, 1);
+  const other = binaryBytes(4 * MiB, 2);
+  const q = (n: number) => ({ chunk_number: String(n), total_chunks: '3' });
+  const part = (n: number) => base.subarray((n - 1) * 4 * MiB, n * 4 * MiB);
+  await chunk(fileId, user, q(1), part(1));
+  const [a, b] = await Promise.all([
+    chunk(fileId, user, q(2), part(2)),
+    chunk(fileId, user, q(2), other),
+  ]);
+  expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
+  expect((await chunk(fileId, user, q(3), part(3))).statusCode).toBe(200);
+  const withOther = Buffer.concat([part(1), other, part(3)]);
+  expect([sha256(base), sha256(withOther)]).toContain(await stored(fileId));
+  expect(await objectKeys(`uploads/${company}/${fileId}/`)).toEqual([]);
+});
+
+test('a whole-file overwrite while a chunked upload is in progress: 409, nothing merged', async () => {
+  const fileId = await newFile();
+  await chunk(fileId, user, { chunk_number: '1', total_chunks: '1' }, binaryBytes(100, 3));
+  await chunk(fileId, app, { chunk_number: '1', total_chunks: '3' }, binaryBytes(4 * MiB, 4));
+  const whole = await chunk(fileId, app, {}, binaryBytes(500, 5));
+  expect(whole.statusCode).toBe(409);
+  expect(JSON.parse(whole.body).message).toContain('total_chunks=1');
+  expect(await stored(fileId)).toBe(sha256(binaryBytes(100, 3)));
+});
+
+test('values declared at create do not apply to a later overwrite', async () => {
+  const fileId = await newFile({
+    filename: 'declared.docx',
+    type: 'application/msword',
+    total_size: '100',
+    total_chunks: '1',
+  });
+  await chunk(fileId, user, {}, binaryBytes(100, 6));
+  const overwrite = await invoke(
+    uploadToFile,
+    httpEvent('upload-to-file', {
+      token: app,
+      companyId: company,
+      fileId,
+      query: {},
+      body: {
+        bytes: Buffer.from(
+          `--B\r\nContent-Disposition: form-data; name="file"; filename="new.png"\r\nContent-Type: image/png\r\n\r\n${'x'.repeat(250)}\r\n--B--\r\n`,
+        ),
+        contentType: 'multipart/form-data; boundary=B',
+      },
+    }),
+  );
+  expect(overwrite.statusCode).toBe(200);
+  expect(resource(overwrite)).toMatchObject({
+    metadata: { name: 'new.png', mime: 'image/png' },
+    upload_data: { size: 250, status: 'complete' },
+  });
+});
+
+test('a total_size the chunks do not add up to: 409, the upload is dropped, a new one works', async () => {
+  const fileId = await newFile();
+  const q = (n: number, size: number) => ({
+    chunk_number: String(n),
+    total_chunks: '2',
+    total_size: String(size),
+  });
+  await chunk(fileId, user, q(1, 5 * MiB), binaryBytes(4 * MiB, 7));
+  const last = await chunk(fileId, user, q(2, 5 * MiB), binaryBytes(2 * MiB, 8));
+  expect(last.statusCode).toBe(409);
+  expect(JSON.parse(last.body).message).toMatch(
+    /total_size=5242880 disagrees with the 6291456 bytes/,
+  );
+  expect((await fileItem(company, fileId))?.['upload']).toBeUndefined();
+  expect(await objectKeys(`uploads/${company}/${fileId}/`)).toEqual([]);
+
+  const bytes = binaryBytes(6 * MiB, 9);
+  await chunk(fileId, user, q(1, 6 * MiB), bytes.subarray(0, 4 * MiB));
+  const done = await chunk(fileId, user, q(2, 6 * MiB), bytes.subarray(4 * MiB));
+  expect(resource(done).upload_data.status).toBe('complete');
+  expect(await stored(fileId)).toBe(sha256(bytes));
+});
+
+test('chunks far from the size the upload expected are regrouped into bounded parts', async () => {
+  // The first chunk is tiny and no total_size is given: the upload expects 1 KiB chunks and
+  // would put all 20 MiB in one part; parts are capped, so completion regroups them.
+  const fileId = await newFile();
+  const first = binaryBytes(1024, 10);
+  const rest = binaryBytes(20 * MiB, 11);
+  const q = (n: number) => ({ chunk_number: String(n), total_chunks: '6' });
+  await chunk(fileId, user, q(1), first);
+  for (let n = 2; n <= 6; n++) {
+    const result = await chunk(
+      fileId,
+      user,
+      q(n),
+      rest.subarray((n - 2) * 4 * MiB, (n - 1) * 4 * MiB),
+    );
+    expect(result.statusCode).toBe(200);
+  }
+  expect(await stored(fileId)).toBe(sha256(Buffer.concat([first, rest])));
+});
+
+test('an upload older than UPLOAD_MAX_AGE_SECONDS is replaced by a new one', async () => {
+  const { services } = await import('../../lib/services');
+  const limits = services.limits;
+  const fileId = await newFile();
+  await chunk(fileId, user, { chunk_number: '1', total_chunks: '3' }, binaryBytes(4 * MiB, 12));
+  const old = (await fileItem(company, fileId))?.['upload']?.revision as string;
+  services.limits = { ...limits, uploadMaxAgeMs: 0 };
+  try {
+    const fresh = await chunk(
+      fileId,
+      user,
+      { chunk_number: '1', total_chunks: '2' },
+      binaryBytes(4 * MiB, 13),
+    );
+    expect(fresh.statusCode).toBe(200);
+  } finally {
+    services.limits = limits;
+  }
+  const upload = (await fileItem(company, fileId))?.['upload'];
+  expect(upload).toMatchObject({ total_chunks: 2, chunk_count: 1 });
+  expect(upload?.revision).not.toBe(old);
+  expect(await objectKeys(`uploads/${company}/${fileId}/${old}/`)).toEqual([]);
+});
