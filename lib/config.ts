@@ -17,6 +17,9 @@ export interface Config {
   readonly syncAssemblyMaxBytes: number;
   readonly assemblyLeaseSeconds: number;
   readonly uploadMaxAgeSeconds: number;
+  readonly thumbnailMaxBytes: number;
+  readonly thumbnailMaxPixels: number;
+  readonly thumbnailTimeoutSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -61,6 +64,9 @@ export function loadConfig(env: Env): Config {
     syncAssemblyMaxBytes: integer(env, 'SYNC_ASSEMBLY_MAX_BYTES', 0, 256 * 1024 ** 2),
     assemblyLeaseSeconds: integer(env, 'ASSEMBLY_LEASE_SECONDS', 30, 86_400),
     uploadMaxAgeSeconds: integer(env, 'UPLOAD_MAX_AGE_SECONDS', 60, 30 * 86_400),
+    thumbnailMaxBytes: integer(env, 'THUMBNAIL_MAX_BYTES', 0, 1024 ** 3),
+    thumbnailMaxPixels: integer(env, 'THUMBNAIL_MAX_PIXELS', 1, 1_000_000_000),
+    thumbnailTimeoutSeconds: integer(env, 'THUMBNAIL_TIMEOUT_SECONDS', 1, 900),
   });
 }
 

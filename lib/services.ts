@@ -4,6 +4,7 @@ import { fileRecords, memberships } from './aws/dynamodb';
 import { config } from './config';
 import type { Services } from './domain/ports';
 import { logger } from './logger';
+import { mayPreview } from './thumbnails/kinds';
 
 /** The domain's ports, implemented by the AWS adapters. */
 export const services: Services = {
@@ -11,6 +12,10 @@ export const services: Services = {
   members: memberships,
   blobs,
   assemblies,
+  previews: {
+    mayPreview: (mime, name, size) => mayPreview(mime, name, size, config.thumbnailMaxBytes),
+    maxBytes: config.thumbnailMaxBytes,
+  },
   limits: {
     maxFileBytes: config.maxFileBytes,
     syncAssemblyMaxBytes: config.syncAssemblyMaxBytes,

@@ -274,6 +274,44 @@ export const fileRecords: FileRecords = {
     );
   },
 
+  async beginThumbnails(companyId, fileId, revision) {
+    const result = await unlessConditionFails(
+      client.send(
+        new UpdateCommand({
+          TableName: config.filesTable,
+          Key: key(companyId, fileId),
+          UpdateExpression: 'ADD content.thumbnail_attempts :one',
+          ConditionExpression: `${LIVE} AND content.revision = :revision AND content.thumbnails_status = :waiting`,
+          ExpressionAttributeValues: { ':one': 1, ':revision': revision, ':waiting': 'waiting' },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return (result?.Attributes as FileRecord | undefined)?.content?.thumbnail_attempts;
+  },
+
+  async finishThumbnails(companyId, fileId, revision, { status, thumbnails }) {
+    const result = await unlessConditionFails(
+      client.send(
+        new UpdateCommand({
+          TableName: config.filesTable,
+          Key: key(companyId, fileId),
+          UpdateExpression:
+            'SET content.thumbnails_status = :status, content.thumbnails = :thumbnails, updated_at = :now',
+          ConditionExpression: `${LIVE} AND content.revision = :revision AND content.thumbnails_status = :waiting`,
+          ExpressionAttributeValues: {
+            ':status': status,
+            ':thumbnails': thumbnails,
+            ':now': Date.now(),
+            ':revision': revision,
+            ':waiting': 'waiting',
+          },
+        }),
+      ),
+    );
+    return result !== undefined;
+  },
+
   async markDeleting(companyId, fileId) {
     const result = await unlessConditionFails(
       client.send(

@@ -92,6 +92,12 @@ export const blobs: BlobStore = {
     );
   },
 
+  async get(key) {
+    const { Body } = await client.send(new GetObjectCommand({ Bucket: config.bucket, Key: key }));
+    if (!Body) throw new Error(`S3 returned no body for ${key}`);
+    return Body.transformToByteArray();
+  },
+
   async sizes(prefix) {
     const sizes = new Map<string, number>();
     for await (const page of listAll(prefix)) {

@@ -22,6 +22,8 @@ export interface Content {
   thumbnails: Thumbnail[];
   /** When this revision became the content: retries of its chunks shortly after are harmless. */
   completed_at?: number;
+  /** Runs of the thumbnailer on this revision; a crashed or timed-out run counts too. */
+  thumbnail_attempts?: number;
 }
 
 /** A chunk as recorded: each attempt writes its own key, and only the recorded one counts. */

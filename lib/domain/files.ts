@@ -13,6 +13,7 @@ import {
 import { checkCompanyId, checkFileId, keys, newFileId, newRevision } from './ids';
 import { checkRequestData, nameAndMime, type IncomingData } from './incoming';
 import type { Principal } from './principal';
+import { awaitThumbnails, initialThumbnails } from './thumbnails';
 import type { Services } from './ports';
 import {
   abandonUpload,
@@ -69,10 +70,19 @@ async function storeWhole(
     mime,
     size,
     chunks: 1,
-    thumbnails_status: 'done',
-    thumbnails: [],
+    ...initialThumbnails(s, { mime, name, size }),
     completed_at: s.now(),
   };
+}
+
+/**
+ * The reply of an upload request: with `thumbnail_sync`, the request that completed the
+ * content waits for its thumbnails (a chunk that leaves the upload incomplete never does).
+ */
+async function reply(s: Services, params: UploadParams, record: FileRecord): Promise<PublicFile> {
+  const settled =
+    params.thumbnailSync && !record.upload ? await awaitThumbnails(s, record) : record;
+  return toPublicFile(settled);
 }
 
 export async function createFile(
@@ -96,7 +106,7 @@ export async function createFile(
   }
   if (data) record.content = await storeWhole(s, record, params, data);
   await s.records.create(record);
-  return toPublicFile(record);
+  return reply(s, params, record);
 }
 
 export async function uploadToFile(
@@ -114,7 +124,7 @@ export async function uploadToFile(
   }
   if (!data) throw badRequest('No file data: send a multipart part named file');
   if (record.upload || totalChunksOf(params, record) > 1) {
-    return toPublicFile(await receiveChunk(s, record, { principal, params, data }));
+    return reply(s, params, await receiveChunk(s, record, { principal, params, data }));
   }
 
   const previous = record.content?.revision;
@@ -131,7 +141,7 @@ export async function uploadToFile(
     throw conflict('The file changed during this upload (overwritten or deleted); retry');
   }
   if (previous) await dropRevision(s, record, previous);
-  return toPublicFile(updated);
+  return reply(s, params, updated);
 }
 
 export async function getFile(s: Services, ref: FileRef): Promise<PublicFile> {
@@ -165,6 +175,27 @@ export async function downloadLink(
     expiresInSeconds: ttl,
   });
   return { url, expires_at: s.now() + ttl * 1000 };
+}
+
+/** A thumbnail's presigned URL; the index must be a whole number naming an existing one. */
+export async function thumbnailLink(
+  s: Services,
+  ref: FileRef & { index: string | undefined },
+): Promise<{ url: string; expires_at: number; max_age: number }> {
+  const { record } = await openFile(s, ref);
+  const { content } = record;
+  const index = /^\d{1,4}$/.test(ref.index ?? '') ? Number(ref.index) : -1;
+  const thumbnail = content?.thumbnails.find((candidate) => candidate.index === index);
+  if (!content || !thumbnail) throw notFound('Thumbnail not found');
+  const ttl = s.downloadUrlTtlSeconds;
+  const key = keys.thumbnail(record.company_id, record.id, content.revision, thumbnail.id);
+  const url = await s.blobs.presignGet(key, {
+    contentType: thumbnail.type,
+    contentDisposition: 'inline',
+    expiresInSeconds: ttl,
+  });
+  // Reusable while it lives, with a margin for clocks and the request itself.
+  return { url, expires_at: s.now() + ttl * 1000, max_age: Math.max(0, ttl - 30) };
 }
 
 /**

@@ -35,6 +35,10 @@ export const keys = {
     `files/${companyId}/${fileId}/${revision}/`,
   data: (companyId: string, fileId: string, revision: string) =>
     `files/${companyId}/${fileId}/${revision}/data`,
+  thumbnailsPrefix: (companyId: string, fileId: string, revision: string) =>
+    `files/${companyId}/${fileId}/${revision}/thumbnails/`,
+  thumbnail: (companyId: string, fileId: string, revision: string, id: string) =>
+    `files/${companyId}/${fileId}/${revision}/thumbnails/${id}`,
   uploadsPrefix: (companyId: string, fileId: string) => `uploads/${companyId}/${fileId}/`,
   chunksPrefix: (companyId: string, fileId: string, revision: string) =>
     `uploads/${companyId}/${fileId}/${revision}/`,

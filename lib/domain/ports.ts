@@ -1,5 +1,12 @@
 import type { StoredChunk } from './assembly-plan';
-import type { Content, FileRecord, PendingUpload, ReceivedChunk, UploadedPart } from './file';
+import type {
+  Content,
+  FileRecord,
+  PendingUpload,
+  ReceivedChunk,
+  Thumbnail,
+  UploadedPart,
+} from './file';
 import type { Principal, Role } from './principal';
 
 /** File records (DynamoDB). Every state change is a conditional write. */
@@ -87,6 +94,18 @@ export interface FileRecords {
   ): Promise<FileRecord | undefined>;
   /** Drops the upload of `revision` from the record (it can never complete). */
   cancelUpload(companyId: string, fileId: string, revision: string): Promise<void>;
+  /**
+   * Counts an attempt at the thumbnails of `revision` while they are awaited; returns the
+   * attempt number, or undefined when they are no longer awaited (done, or other content).
+   */
+  beginThumbnails(companyId: string, fileId: string, revision: string): Promise<number | undefined>;
+  /** Sets the outcome if `revision` is still the content and its thumbnails are awaited. */
+  finishThumbnails(
+    companyId: string,
+    fileId: string,
+    revision: string,
+    outcome: { status: 'done' | 'error'; thumbnails: Thumbnail[] },
+  ): Promise<boolean>;
   /** Hides the record from readers while its objects are removed; undefined if it is gone. */
   markDeleting(companyId: string, fileId: string): Promise<FileRecord | undefined>;
   remove(companyId: string, fileId: string): Promise<void>;
@@ -105,6 +124,8 @@ export interface PresignOptions {
 /** File bytes (S3). */
 export interface BlobStore {
   put(key: string, body: Uint8Array, contentType: string): Promise<void>;
+  /** The whole object; callers check its size first. */
+  get(key: string): Promise<Uint8Array>;
   /** Key -> size of every object under the prefix. */
   sizes(prefix: string): Promise<Map<string, number>>;
   /** S3 multipart upload of `key`: the object appears only on completion, whole. */
@@ -145,6 +166,31 @@ export interface Assemblies {
   enqueue(job: AssemblyJob): Promise<void>;
 }
 
+/** Thumbnail images of a file, as the renderer made them. */
+export interface RenderedThumbnail {
+  bytes: Uint8Array;
+  type: string;
+  ext: string;
+  width: number;
+  height: number;
+}
+
+/** The previewers (sharp, pdf.js, ffmpeg): loaded by the thumbnail function only. */
+export interface Thumbnailer {
+  /** Undefined when the file is of no previewable kind; throws when it cannot be rendered. */
+  render(
+    bytes: Uint8Array,
+    file: { mime: string; name: string },
+  ): Promise<RenderedThumbnail[] | undefined>;
+}
+
+/** Decides, without loading a previewer, whether new content gets thumbnails. */
+export interface Previews {
+  mayPreview(mime: string, name: string, size: number): boolean;
+  /** Inputs above this size are not previewed. */
+  maxBytes: number;
+}
+
 export interface Limits {
   maxFileBytes: number;
   /** Uploads up to this size are assembled within the completing request. */
@@ -160,6 +206,7 @@ export interface Services {
   members: Memberships;
   blobs: BlobStore;
   assemblies: Assemblies;
+  previews: Previews;
   limits: Limits;
   now: () => number;
   /** Failures the caller cannot act on but an operator should see. */

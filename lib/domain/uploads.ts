@@ -20,6 +20,7 @@ import {
 import type { AssemblyJob, Services } from './ports';
 import type { Principal } from './principal';
 import { inParallel } from '../parallel';
+import { initialThumbnails } from './thumbnails';
 import { checkChunkNumber, type UploadParams } from './upload-params';
 
 /**
@@ -483,14 +484,14 @@ async function assemble(
   const { company_id: companyId, id: fileId } = record;
   const { revision } = upload;
   await writeData(s, record, upload, chunks);
+  const size = bytesOf(chunks);
   const content: Content = {
     revision,
     name: upload.name,
     mime: upload.mime,
-    size: bytesOf(chunks),
+    size,
     chunks: upload.total_chunks,
-    thumbnails_status: 'done',
-    thumbnails: [],
+    ...initialThumbnails(s, { mime: upload.mime, name: upload.name, size }),
     completed_at: s.now(),
   };
   const completed = await s.records.completeUpload(companyId, fileId, revision, claim, content);

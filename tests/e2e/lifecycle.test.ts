@@ -1,4 +1,4 @@
-import { binaryBytes, call, filesUrl, multipart, sha256, tinyPdf } from '../helpers/api';
+import { binaryBytes, call, filesUrl, multipart, sha256 } from '../helpers/api';
 import { fileItem, objectKeys } from '../helpers/aws';
 import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
 
@@ -40,8 +40,14 @@ async function download(fileId: string, token = alice) {
 
 describe('a single-request upload, end to end through the offline API', () => {
   test.each([
-    ['an image (multipart, as Twake sends it)', 'photo.png', 'image/png', binaryBytes(70_000)],
-    ['a PDF', 'report.pdf', 'application/pdf', tinyPdf()],
+    // Types without previews: thumbnails are `done` and empty at once (see thumbnails.test.ts).
+    [
+      'an archive (multipart, as Twake sends it)',
+      'archive.zip',
+      'application/zip',
+      binaryBytes(70_000),
+    ],
+    ['a text file', 'notes.txt', 'text/plain', Buffer.from('Serverless Files\n'.repeat(100))],
   ])('%s: stored, described, downloaded byte for byte, deleted', async (_, name, mime, bytes) => {
     const created = await upload(multipart(bytes, name, mime));
     expect(created.status).toBe(200);
@@ -95,7 +101,8 @@ describe('a single-request upload, end to end through the offline API', () => {
 
   test('a raw application/octet-stream body, named by the query', async () => {
     const bytes = binaryBytes(1234, 7);
-    const created = await upload(bytes, '?filename=data.bin', {
+    // A generic type may hide an image: the thumbnailer sniffs it (it does not) before `done`.
+    const created = await upload(bytes, '?filename=data.bin&thumbnail_sync=1', {
       'content-type': 'application/octet-stream',
     });
     expect(created.status).toBe(200);

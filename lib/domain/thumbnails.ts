@@ -1,0 +1,142 @@
+import type { Content, FileRecord, Thumbnail, ThumbnailsStatus } from './file';
+import { keys } from './ids';
+import type { Services, Thumbnailer } from './ports';
+
+/** Lambda runs an S3-triggered function up to 3 times: the third run gives up at once. */
+const MAX_ATTEMPTS = 2;
+/** `thumbnail_sync` waits this long at most (Twake's 10 seconds, truly). */
+export const THUMBNAIL_WAIT_MS = 10_000;
+const POLL_MS = 50;
+/** How long an event may precede the record update that makes its revision current. */
+const REVISION_WAIT_MS = 5_000;
+
+export interface ContentRef {
+  companyId: string;
+  fileId: string;
+  revision: string;
+}
+
+/** Thumbnail status of new content: awaited if it may have previews, else done at once. */
+export function initialThumbnails(
+  s: Services,
+  file: { mime: string; name: string; size: number },
+): Pick<Content, 'thumbnails_status' | 'thumbnails'> {
+  return {
+    thumbnails_status: s.previews.mayPreview(file.mime, file.name, file.size) ? 'waiting' : 'done',
+    thumbnails: [],
+  };
+}
+
+/** The revision a data object key belongs to, if it is one of ours. */
+export function contentRefOf(key: string): ContentRef | undefined {
+  const match = /^files\/([^/]+)\/([^/]+)\/([^/]+)\/data$/.exec(key);
+  if (!match) return undefined;
+  const [, companyId = '', fileId = '', revision = ''] = match;
+  return { companyId, fileId, revision };
+}
+
+/**
+ * Renders and stores the thumbnails of one revision, on its ObjectCreated event. Late or
+ * duplicated events find the revision replaced or its thumbnails no longer awaited and do
+ * nothing; thumbnails have fixed keys, and the record changes only while they are awaited,
+ * so a twin run can never add a second set.
+ */
+export async function makeThumbnails(
+  s: Services,
+  thumbnailer: Thumbnailer,
+  ref: ContentRef,
+): Promise<ThumbnailsStatus | undefined> {
+  const { companyId, fileId, revision } = ref;
+  const record = await currentRecord(s, ref);
+  const content = record?.content;
+  if (!record || record.deleting || content?.revision !== revision) return undefined;
+  if (content.thumbnails_status !== 'waiting') return undefined;
+  const attempt = await s.records.beginThumbnails(companyId, fileId, revision);
+  if (attempt === undefined) return undefined;
+
+  let outcome: { status: 'done' | 'error'; thumbnails: Thumbnail[] };
+  if (attempt > MAX_ATTEMPTS) {
+    outcome = { status: 'error', thumbnails: [] }; // earlier runs crashed or timed out
+  } else if (content.size > s.previews.maxBytes) {
+    outcome = { status: 'done', thumbnails: [] };
+  } else {
+    outcome = await render(s, thumbnailer, record, content);
+  }
+  if (!(await s.records.finishThumbnails(companyId, fileId, revision, outcome))) {
+    const now = await s.records.get(companyId, fileId);
+    if (!now || now.deleting || now.content?.revision !== revision) {
+      // Replaced or deleted meanwhile: thumbnails written after that belong to nothing.
+      await s.blobs.deletePrefix(keys.thumbnailsPrefix(companyId, fileId, revision));
+    }
+    return undefined;
+  }
+  return outcome.status;
+}
+
+/**
+ * The record once `ref.revision` is its content. Bytes are written before the record that
+ * points at them, so the event usually arrives a few milliseconds before the revision
+ * becomes current: wait that long, not for revisions that were replaced or never completed.
+ */
+async function currentRecord(s: Services, ref: ContentRef): Promise<FileRecord | undefined> {
+  const deadline = s.now() + REVISION_WAIT_MS;
+  for (;;) {
+    // A file created with its data has no record at all until just after its bytes.
+    const record = await s.records.get(ref.companyId, ref.fileId);
+    if (record?.deleting || record?.content?.revision === ref.revision) return record;
+    if (s.now() >= deadline) return record;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+async function render(
+  s: Services,
+  thumbnailer: Thumbnailer,
+  record: FileRecord,
+  content: Content,
+): Promise<{ status: 'done' | 'error'; thumbnails: Thumbnail[] }> {
+  const { company_id: companyId, id: fileId } = record;
+  const bytes = await s.blobs.get(keys.data(companyId, fileId, content.revision));
+  let rendered;
+  try {
+    rendered = await thumbnailer.render(bytes, content);
+  } catch (error) {
+    s.warn('could not render thumbnails', { fileId, revision: content.revision, error });
+    return { status: 'error', thumbnails: [] };
+  }
+  const thumbnails: Thumbnail[] = [];
+  for (const [index, image] of (rendered ?? []).entries()) {
+    const id = `${index}.${image.ext}`;
+    await s.blobs.put(
+      keys.thumbnail(companyId, fileId, content.revision, id),
+      image.bytes,
+      image.type,
+    );
+    thumbnails.push({
+      index,
+      id,
+      type: image.type,
+      size: image.bytes.byteLength,
+      width: image.width,
+      height: image.height,
+    });
+  }
+  return { status: 'done', thumbnails };
+}
+
+/**
+ * `thumbnail_sync`: the request that completed an upload waits for its thumbnails, polling
+ * with consistent reads, until they are no longer awaited or 10 s have passed since it
+ * started waiting; then it answers with the record as it is.
+ */
+export async function awaitThumbnails(s: Services, record: FileRecord): Promise<FileRecord> {
+  const deadline = s.now() + THUMBNAIL_WAIT_MS;
+  let current = record;
+  while (current.content?.thumbnails_status === 'waiting' && s.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, deadline - s.now())));
+    const next = await s.records.get(record.company_id, record.id);
+    if (!next || next.deleting) return current;
+    current = next;
+  }
+  return current;
+}

@@ -1,0 +1,110 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { kindOf, sniff, type PreviewKind } from './kinds';
+
+/** Twake's preview box: thumbnails fit inside it, never enlarged, aspect ratio kept. */
+export const BOX = { width: 600, height: 400 };
+const MAX_PDF_PAGES = 10;
+
+export interface RenderedThumbnail {
+  bytes: Buffer;
+  /** The true type of `bytes`. */
+  type: string;
+  ext: string;
+  width: number;
+  height: number;
+}
+
+export interface RenderLimits {
+  /** Decompression bombs: inputs declaring more pixels than this are refused. */
+  maxPixels: number;
+  timeoutMs: number;
+}
+
+/** WebP for the web: small, keeps alpha. Rotated by EXIF first (portrait photos stay portrait). */
+async function fitted(input: Buffer, limits: RenderLimits): Promise<RenderedThumbnail> {
+  const { data, info } = await sharp(input, { limitInputPixels: limits.maxPixels, failOn: 'error' })
+    .rotate()
+    .resize({ ...BOX, fit: 'inside', withoutEnlargement: true })
+    .webp({ quality: 80 })
+    .toBuffer({ resolveWithObject: true });
+  return { bytes: data, type: 'image/webp', ext: 'webp', width: info.width, height: info.height };
+}
+
+async function pdfPages(input: Buffer, limits: RenderLimits): Promise<RenderedThumbnail[]> {
+  // pdf.js is loaded only for PDFs: it is large and slow to import.
+  const { pdf } = await import('pdf-to-img');
+  const document = await pdf(input, { scale: 1.5 });
+  const pages: RenderedThumbnail[] = [];
+  for await (const page of document) {
+    pages.push(await fitted(page, limits));
+    if (pages.length === MAX_PDF_PAGES) break;
+  }
+  return pages;
+}
+
+/** ffmpeg needs a seekable file: MP4s often keep their index at the end. */
+async function firstFrame(input: Buffer, limits: RenderLimits): Promise<RenderedThumbnail> {
+  const { path: ffmpeg } = (await import('@ffmpeg-installer/ffmpeg')) as { path: string };
+  const dir = await mkdtemp(path.join(tmpdir(), 'frame-'));
+  try {
+    const source = path.join(dir, 'video');
+    await writeFile(source, input);
+    const { stdout } = await promisify(execFile)(
+      ffmpeg,
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-i',
+        source,
+        '-frames:v',
+        '1',
+        '-f',
+        'image2pipe',
+        '-vcodec',
+        'png',
+        '-',
+      ],
+      { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, timeout: limits.timeoutMs },
+    );
+    if (stdout.byteLength === 0) throw new Error('ffmpeg found no video frame');
+    return await fitted(stdout, limits);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`rendering took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Thumbnails of a file: one for an image or a video (its first frame), one per page for the
+ * first 10 pages of a PDF; undefined when the file is of no previewable kind. Throws when
+ * the file is corrupt, hostile or too slow to render.
+ */
+export async function renderThumbnails(
+  input: Buffer,
+  file: { mime: string; name: string },
+  limits: RenderLimits,
+): Promise<RenderedThumbnail[] | undefined> {
+  const kind: PreviewKind | undefined =
+    sniff(input.subarray(0, 64)) ?? kindOf(file.mime, file.name);
+  if (!kind) return undefined;
+  const work =
+    kind === 'image'
+      ? fitted(input, limits).then((thumbnail) => [thumbnail])
+      : kind === 'pdf'
+        ? pdfPages(input, limits)
+        : firstFrame(input, limits).then((thumbnail) => [thumbnail]);
+  return withTimeout(work, limits.timeoutMs);
+}
