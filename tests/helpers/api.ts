@@ -51,15 +51,19 @@ export function binaryBytes(size: number, seed = 1): Buffer {
   return bytes;
 }
 
-/** A small valid one-page PDF, written by hand so the project ships no binary fixture. */
-export function tinyPdf(text = 'Serverless Files'): Buffer {
+/** A small valid PDF of `pages` pages, written by hand so the project ships no binary fixture. */
+export function tinyPdf(text = 'Serverless Files', pages = 1): Buffer {
   const stream = `BT /F1 24 Tf 72 720 Td (${text}) Tj ET`;
+  const pageIds = Array.from({ length: pages }, (_, i) => 5 + i);
   const objects = [
     '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Type /Pages /Kids [${pageIds.map((id) => `${id} 0 R`).join(' ')}] /Count ${pages} >>`,
     `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
     '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+    ...pageIds.map(
+      () =>
+        '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R /Resources << /Font << /F1 4 0 R >> >> >>',
+    ),
   ];
   let pdf = '%PDF-1.4\n';
   const offsets: number[] = [];

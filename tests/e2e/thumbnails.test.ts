@@ -1,0 +1,242 @@
+import sharp from 'sharp';
+import { binaryBytes, call, filesUrl, multipart, tinyPdf } from '../helpers/api';
+import { objectKeys } from '../helpers/aws';
+import { MiB, sendChunks, splitChunks } from '../helpers/chunks';
+import { image, pngBomb, videoClip } from '../helpers/media';
+import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
+
+type Thumbnail = {
+  index: number;
+  id: string;
+  type: string;
+  size: number;
+  width: number;
+  height: number;
+  url: string;
+};
+type Resource = {
+  id: string;
+  metadata: { name: string; mime: string; thumbnails_status: string } | null;
+  thumbnails: Thumbnail[];
+  upload_data: { status: string } | null;
+};
+
+const company = newCompanyId();
+let token: string;
+let app: string;
+
+beforeAll(async () => {
+  [token, app] = await Promise.all([
+    tokenFor({ company, user: 'tina' }),
+    tokenFor({ company, application: 'thumbs-app' }),
+  ]);
+});
+
+async function uploadSync(bytes: Buffer, name: string, mime: string, as = token, path = '') {
+  const response = await call<{ resource: Resource }>(
+    filesUrl(company, `${path}?thumbnail_sync=1`),
+    {
+      method: 'POST',
+      headers: bearer(as),
+      body: multipart(bytes, name, mime),
+    },
+  );
+  expect(response.status).toBe(200);
+  return response.body.resource;
+}
+
+/** Fetches a thumbnail through its route, as a browser would with ?token=. */
+async function fetchThumbnail(thumbnail: Thumbnail) {
+  const origin = new URL(process.env['TEST_API_URL'] ?? '').origin;
+  const redirect = await call(`${origin}${thumbnail.url}?token=${token}`);
+  expect(redirect.status).toBe(302);
+  const object = await fetch(redirect.headers.get('location') ?? '');
+  const bytes = Buffer.from(await object.arrayBuffer());
+  return { redirect, object, bytes, meta: await sharp(bytes).metadata() };
+}
+
+/** Every thumbnail decodes, has exactly its declared type and size, and fits in 600x400. */
+async function expectTrueThumbnails(resource: Resource) {
+  for (const thumbnail of resource.thumbnails) {
+    const { object, bytes, meta } = await fetchThumbnail(thumbnail);
+    expect(object.headers.get('content-type')).toBe(thumbnail.type);
+    expect(thumbnail.type).toBe(`image/${meta.format}`);
+    expect([meta.width, meta.height]).toEqual([thumbnail.width, thumbnail.height]);
+    expect(bytes.length).toBe(thumbnail.size);
+    expect(thumbnail.width).toBeLessThanOrEqual(600);
+    expect(thumbnail.height).toBeLessThanOrEqual(400);
+  }
+}
+
+describe('thumbnail_sync=1 replies with the thumbnails', () => {
+  test.each([
+    ['PNG with alpha', 'a.png', 'image/png', () => image.png(1200, 900), [[533, 400]]],
+    ['JPEG, large', 'b.jpg', 'image/jpeg', () => image.jpeg(4000, 3000), [[533, 400]]],
+    ['GIF', 'c.gif', 'image/gif', () => image.gif(300, 200), [[300, 200]]],
+    ['WebP', 'd.webp', 'image/webp', () => image.webp(1600, 400), [[600, 150]]],
+    ['AVIF', 'e.avif', 'image/avif', () => image.avif(800, 800), [[400, 400]]],
+    ['TIFF', 'f.tiff', 'image/tiff', () => image.tiff(900, 600), [[600, 400]]],
+    ['SVG', 'g.svg', 'image/svg+xml', async () => image.svg(120, 60), [[120, 60]]],
+    ['small image, never enlarged', 'h.png', 'image/png', () => image.png(100, 50), [[100, 50]]],
+    [
+      'JPEG with EXIF orientation 6: portrait',
+      'i.jpg',
+      'image/jpeg',
+      () => image.jpegRotated(900, 600),
+      [[267, 400]],
+    ],
+    [
+      'image with a generic type and no extension (sniffed)',
+      'photo',
+      'application/octet-stream',
+      () => image.jpeg(300, 300),
+      [[300, 300]],
+    ],
+    [
+      'image named by extension only, upper case',
+      'J.PNG',
+      'application/octet-stream',
+      () => image.png(60, 60),
+      [[60, 60]],
+    ],
+    [
+      'PDF of 3 pages',
+      'doc.pdf',
+      'application/pdf',
+      async () => tinyPdf('pages', 3),
+      [
+        [309, 400],
+        [309, 400],
+        [309, 400],
+      ],
+    ],
+    ['MP4 video, first frame', 'clip.mp4', 'video/mp4', () => videoClip(1920, 1080), [[600, 338]]],
+    ['WebM video', 'clip.webm', 'video/webm', () => videoClip(640, 480, 'webm'), [[533, 400]]],
+  ])('%s', async (_, name, mime, make, sizes) => {
+    const resource = await uploadSync(await make(), name, mime);
+    expect(resource.metadata?.thumbnails_status).toBe('done');
+    expect(resource.thumbnails.map((t) => [t.width, t.height])).toEqual(sizes);
+    expect(resource.thumbnails.map((t) => [t.index, t.id, t.type])).toEqual(
+      sizes.map((__, i) => [i, `${i}.webp`, 'image/webp']),
+    );
+    await expectTrueThumbnails(resource);
+  });
+
+  test.each([
+    ['a zip', 'a.zip', 'application/zip'],
+    ['a Word document (office previews come later)', 'a.doc', 'application/msword'],
+    ['unknown bytes with a generic type', 'blob.bin', 'application/octet-stream'],
+  ])('%s: done with no thumbnails', async (_, name, mime) => {
+    const resource = await uploadSync(binaryBytes(5000, 8), name, mime);
+    expect(resource.metadata?.thumbnails_status).toBe('done');
+    expect(resource.thumbnails).toEqual([]);
+  });
+
+  test.each([
+    ['a truncated JPEG', async () => (await image.jpeg(1200, 800)).subarray(0, 4000)],
+    ['a decompression bomb (30000 x 30000 declared in 200 bytes)', async () => pngBomb()],
+    ['random bytes labelled as an image', async () => binaryBytes(3000, 9)],
+  ])('%s: error, the file itself untouched', async (_, make) => {
+    const bytes = await make();
+    const resource = await uploadSync(bytes, 'bad.png', 'image/png');
+    expect(resource.metadata?.thumbnails_status).toBe('error');
+    expect(resource.thumbnails).toEqual([]);
+    const link = await call<{ url: string }>(
+      filesUrl(company, `/${resource.id}/download?redirect=false`),
+      {
+        headers: bearer(token),
+      },
+    );
+    expect(Buffer.from(await (await fetch(link.body.url)).arrayBuffer())).toEqual(bytes);
+  });
+});
+
+test('a multi-chunk image upload gets its thumbnail; chunks that do not complete never wait', async () => {
+  const bytes = await image.noisyPng(1500, 1500);
+  expect(bytes.length).toBeGreaterThan(4 * MiB);
+  const chunks = splitChunks(bytes, 4 * MiB);
+  const created = await call<{ resource: Resource }>(filesUrl(company), {
+    method: 'POST',
+    headers: bearer(token),
+  });
+  const fileId = created.body.resource.id;
+  const query = (n: number) =>
+    `?chunk_number=${n}&total_chunks=${chunks.length}&filename=noise.png&type=image/png&thumbnail_sync=1`;
+  const send = (n: number) =>
+    call<{ resource: Resource }>(filesUrl(company, `/${fileId}${query(n)}`), {
+      method: 'POST',
+      headers: bearer(token),
+      body: multipart(chunks[n - 1] as Buffer, 'blob'),
+    });
+  const first = await send(1);
+  expect(first.body.resource.upload_data?.status).toBe('uploading');
+  await sendChunks(
+    { company, token, fileId, bytes, chunks, naming: 'twake', filename: 'noise.png' },
+    chunks.map((_, i) => i + 1).slice(1, -1),
+  );
+  const last = await send(chunks.length);
+  expect(last.body.resource.metadata?.thumbnails_status).toBe('done');
+  expect(last.body.resource.thumbnails.map((t) => [t.width, t.height])).toEqual([[400, 400]]);
+});
+
+describe('the thumbnail route', () => {
+  let resource: Resource;
+
+  beforeAll(async () => {
+    resource = await uploadSync(tinyPdf('two', 2), 'two.pdf', 'application/pdf');
+  });
+
+  test('302 to the presigned thumbnail, reusable by the browser while it lives', async () => {
+    const { redirect, meta } = await fetchThumbnail(resource.thumbnails[1] as Thumbnail);
+    expect(redirect.headers.get('cache-control')).toMatch(/^private, max-age=\d+$/);
+    expect(meta.format).toBe('webp');
+  });
+
+  test('redirect=false answers {url, expires_at}; the header works as well as ?token=', async () => {
+    const response = await call<{ url: string; expires_at: number }>(
+      filesUrl(company, `/${resource.id}/thumbnails/0?redirect=false`),
+      { headers: bearer(token) },
+    );
+    expect(response.status).toBe(200);
+    expect(response.body.expires_at).toBeGreaterThan(Date.now());
+    expect((await fetch(response.body.url)).headers.get('content-type')).toBe('image/webp');
+  });
+
+  test.each(['2', '-1', 'abc', '1.5', '99999'])('index %p: 404', async (index) => {
+    const response = await call(filesUrl(company, `/${resource.id}/thumbnails/${index}`), {
+      headers: bearer(token),
+    });
+    expect(response).toMatchObject({ status: 404, body: { statusCode: 404, error: 'Not Found' } });
+  });
+
+  test('no token: 401', async () => {
+    expect((await call(filesUrl(company, `/${resource.id}/thumbnails/0`))).status).toBe(401);
+  });
+});
+
+test('an overwrite regenerates thumbnails for the new revision and removes the old ones', async () => {
+  const first = await uploadSync(await image.png(800, 400), 'v1.png', 'image/png');
+  const [oldThumb] = await objectKeys(`files/${company}/${first.id}/`).then((keys) =>
+    keys.filter((key) => key.includes('/thumbnails/')),
+  );
+  expect(oldThumb).toBeDefined();
+  const second = await uploadSync(
+    await image.jpeg(300, 600),
+    'v2.jpg',
+    'image/jpeg',
+    app,
+    `/${first.id}`,
+  );
+  expect(second.thumbnails.map((t) => [t.width, t.height])).toEqual([[200, 400]]);
+  const keys = await objectKeys(`files/${company}/${first.id}/`);
+  expect(keys).not.toContain(oldThumb);
+  expect(keys.filter((key) => key.includes('/thumbnails/'))).toHaveLength(1);
+  await expectTrueThumbnails(second);
+
+  const removed = await call(filesUrl(company, `/${first.id}`), {
+    method: 'DELETE',
+    headers: bearer(token),
+  });
+  expect(removed.status).toBe(200);
+  expect(await objectKeys(`files/${company}/${first.id}/`)).toEqual([]);
+});

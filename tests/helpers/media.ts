@@ -1,0 +1,102 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { crc32, deflateSync } from 'node:zlib';
+import sharp from 'sharp';
+
+/** Test media made on the fly (sharp, ffmpeg, a few bytes by hand): the project ships none. */
+
+const gradient = (width: number, height: number, channels: 3 | 4 = 3) => {
+  const pixels = Buffer.alloc(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const at = (y * width + x) * channels;
+      pixels[at] = (x * 255) / width;
+      pixels[at + 1] = (y * 255) / height;
+      pixels[at + 2] = 128;
+      if (channels === 4) pixels[at + 3] = x < width / 2 ? 255 : 64;
+    }
+  }
+  return sharp(pixels, { raw: { width, height, channels } });
+};
+
+export const image = {
+  png: (width: number, height: number) => gradient(width, height, 4).png().toBuffer(),
+  jpeg: (width: number, height: number) => gradient(width, height).jpeg().toBuffer(),
+  gif: (width: number, height: number) => gradient(width, height).gif().toBuffer(),
+  webp: (width: number, height: number) => gradient(width, height).webp().toBuffer(),
+  avif: (width: number, height: number) => gradient(width, height).avif({ effort: 0 }).toBuffer(),
+  tiff: (width: number, height: number) => gradient(width, height).tiff().toBuffer(),
+  /** Stored landscape, shown portrait: EXIF orientation 6 (rotate 90° clockwise). */
+  jpegRotated: (width: number, height: number) =>
+    gradient(width, height).jpeg().withMetadata({ orientation: 6 }).toBuffer(),
+  /** Random pixels do not compress: a large file from a modest image. */
+  noisyPng: (width: number, height: number) => {
+    const pixels = Buffer.alloc(width * height * 3);
+    let state = 42;
+    for (let i = 0; i < pixels.length; i++) {
+      state = (state * 1103515245 + 12345) & 0x7fffffff;
+      pixels[i] = state >>> 16;
+    }
+    return sharp(pixels, { raw: { width, height, channels: 3 } })
+      .png({ compressionLevel: 0 })
+      .toBuffer();
+  },
+  svg: (width: number, height: number) =>
+    Buffer.from(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
+        `<rect width="100%" height="100%" fill="teal"/><circle cx="50%" cy="50%" r="40%" fill="gold"/></svg>`,
+    ),
+};
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([length, body, crc]);
+}
+
+/** A decompression bomb: a few hundred bytes declaring a 30000 x 30000 image. */
+export function pngBomb(): Buffer {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(30_000, 0);
+  header.writeUInt32BE(30_000, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const rows = deflateSync(Buffer.alloc(30_000 * 3 + 1), { level: 9 });
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', header),
+    pngChunk('IDAT', rows),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** A one-second test-pattern clip, made by the ffmpeg binary the thumbnailer uses. */
+export async function videoClip(width: number, height: number, format = 'mp4'): Promise<Buffer> {
+  const { path: ffmpeg } = (await import('@ffmpeg-installer/ffmpeg')) as { path: string };
+  const dir = await mkdtemp(path.join(tmpdir(), 'clip-'));
+  try {
+    const out = path.join(dir, `clip.${format}`);
+    await promisify(execFile)(ffmpeg, [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc=size=${width}x${height}:rate=5`,
+      '-t',
+      '1',
+      '-pix_fmt',
+      'yuv420p',
+      out,
+    ]);
+    return await readFile(out);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
