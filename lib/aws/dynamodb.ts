@@ -274,20 +274,43 @@ export const fileRecords: FileRecords = {
     );
   },
 
-  async beginThumbnails(companyId, fileId, revision) {
+  async beginThumbnails(companyId, fileId, revision, now, until) {
     const result = await unlessConditionFails(
       client.send(
         new UpdateCommand({
           TableName: config.filesTable,
           Key: key(companyId, fileId),
-          UpdateExpression: 'ADD content.thumbnail_attempts :one',
-          ConditionExpression: `${LIVE} AND content.revision = :revision AND content.thumbnails_status = :waiting`,
-          ExpressionAttributeValues: { ':one': 1, ':revision': revision, ':waiting': 'waiting' },
+          UpdateExpression:
+            'SET content.thumbnail_lease = :until ADD content.thumbnail_attempts :one',
+          ConditionExpression:
+            `${LIVE} AND content.revision = :revision AND content.thumbnails_status = :waiting ` +
+            'AND (attribute_not_exists(content.thumbnail_lease) OR content.thumbnail_lease < :now)',
+          ExpressionAttributeValues: {
+            ':one': 1,
+            ':until': until,
+            ':now': now,
+            ':revision': revision,
+            ':waiting': 'waiting',
+          },
           ReturnValues: 'ALL_NEW',
         }),
       ),
     );
     return (result?.Attributes as FileRecord | undefined)?.content?.thumbnail_attempts;
+  },
+
+  async abandonThumbnails(companyId, fileId, revision) {
+    await unlessConditionFails(
+      client.send(
+        new UpdateCommand({
+          TableName: config.filesTable,
+          Key: key(companyId, fileId),
+          UpdateExpression: 'REMOVE content.thumbnail_lease',
+          ConditionExpression: 'content.revision = :revision',
+          ExpressionAttributeValues: { ':revision': revision },
+        }),
+      ),
+    );
   },
 
   async finishThumbnails(companyId, fileId, revision, { status, thumbnails }) {
@@ -297,7 +320,8 @@ export const fileRecords: FileRecords = {
           TableName: config.filesTable,
           Key: key(companyId, fileId),
           UpdateExpression:
-            'SET content.thumbnails_status = :status, content.thumbnails = :thumbnails, updated_at = :now',
+            'SET content.thumbnails_status = :status, content.thumbnails = :thumbnails, updated_at = :now ' +
+            'REMOVE content.thumbnail_lease',
           ConditionExpression: `${LIVE} AND content.revision = :revision AND content.thumbnails_status = :waiting`,
           ExpressionAttributeValues: {
             ':status': status,

@@ -24,6 +24,8 @@ export interface Content {
   completed_at?: number;
   /** Runs of the thumbnailer on this revision; a crashed or timed-out run counts too. */
   thumbnail_attempts?: number;
+  /** Until when the current run holds the thumbnails; duplicates of its event skip them. */
+  thumbnail_lease?: number;
 }
 
 /** A chunk as recorded: each attempt writes its own key, and only the recorded one counts. */

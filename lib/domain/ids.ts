@@ -18,6 +18,11 @@ export function newRevision(): string {
   return `r${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
 }
 
+/** When a revision was made (its id starts with the time): tells a late event from an early one. */
+export function revisionTime(revision: string): number {
+  return parseInt(revision.slice(1, -8), 36);
+}
+
 export function checkCompanyId(companyId: string | undefined): string {
   if (!companyId || !COMPANY_ID.test(companyId)) throw notFound('Company not found');
   return companyId;

@@ -95,10 +95,19 @@ export interface FileRecords {
   /** Drops the upload of `revision` from the record (it can never complete). */
   cancelUpload(companyId: string, fileId: string, revision: string): Promise<void>;
   /**
-   * Counts an attempt at the thumbnails of `revision` while they are awaited; returns the
-   * attempt number, or undefined when they are no longer awaited (done, or other content).
+   * Starts an attempt at the thumbnails of `revision`, holding it until `until`: counts it
+   * and returns its number, or undefined when they are no longer awaited (done, other
+   * content) or another attempt holds them.
    */
-  beginThumbnails(companyId: string, fileId: string, revision: string): Promise<number | undefined>;
+  beginThumbnails(
+    companyId: string,
+    fileId: string,
+    revision: string,
+    now: number,
+    until: number,
+  ): Promise<number | undefined>;
+  /** Lets the next attempt start at once, after a failed one. */
+  abandonThumbnails(companyId: string, fileId: string, revision: string): Promise<void>;
   /** Sets the outcome if `revision` is still the content and its thumbnails are awaited. */
   finishThumbnails(
     companyId: string,

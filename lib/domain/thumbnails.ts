@@ -1,9 +1,11 @@
 import type { Content, FileRecord, Thumbnail, ThumbnailsStatus } from './file';
-import { keys } from './ids';
+import { keys, revisionTime } from './ids';
 import type { Services, Thumbnailer } from './ports';
 
 /** Lambda runs an S3-triggered function up to 3 times: the third run gives up at once. */
 const MAX_ATTEMPTS = 2;
+/** An attempt's hold on the thumbnails: longer than makeThumbnails' 60 s timeout. */
+const ATTEMPT_LEASE_MS = 90_000;
 /** `thumbnail_sync` waits this long at most (Twake's 10 seconds, truly). */
 export const THUMBNAIL_WAIT_MS = 10_000;
 const POLL_MS = 50;
@@ -51,8 +53,15 @@ export async function makeThumbnails(
   const content = record?.content;
   if (!record || record.deleting || content?.revision !== revision) return undefined;
   if (content.thumbnails_status !== 'waiting') return undefined;
-  const attempt = await s.records.beginThumbnails(companyId, fileId, revision);
-  if (attempt === undefined) return undefined;
+  const now = s.now();
+  const attempt = await s.records.beginThumbnails(
+    companyId,
+    fileId,
+    revision,
+    now,
+    now + ATTEMPT_LEASE_MS,
+  );
+  if (attempt === undefined) return undefined; // done, replaced, or another run holds them
 
   let outcome: { status: 'done' | 'error'; thumbnails: Thumbnail[] };
   if (attempt > MAX_ATTEMPTS) {
@@ -60,7 +69,13 @@ export async function makeThumbnails(
   } else if (content.size > s.previews.maxBytes) {
     outcome = { status: 'done', thumbnails: [] };
   } else {
-    outcome = await render(s, thumbnailer, record, content);
+    try {
+      outcome = await render(s, thumbnailer, record, content);
+    } catch (error) {
+      // Not the file's fault (storage failed): let Lambda's retry start at once.
+      await s.records.abandonThumbnails(companyId, fileId, revision);
+      throw error;
+    }
   }
   if (!(await s.records.finishThumbnails(companyId, fileId, revision, outcome))) {
     const now = await s.records.get(companyId, fileId);
@@ -84,6 +99,8 @@ async function currentRecord(s: Services, ref: ContentRef): Promise<FileRecord |
     // A file created with its data has no record at all until just after its bytes.
     const record = await s.records.get(ref.companyId, ref.fileId);
     if (record?.deleting || record?.content?.revision === ref.revision) return record;
+    const current = record?.content?.revision;
+    if (current && revisionTime(current) > revisionTime(ref.revision)) return record; // late
     if (s.now() >= deadline) return record;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }

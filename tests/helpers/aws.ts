@@ -1,5 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 /** Direct views of the emulators, to check what the service really stored. */
@@ -40,4 +45,9 @@ export async function fileIdsOf(companyId: string): Promise<string[]> {
     }),
   );
   return (Items ?? []).map((item) => String(item['id']));
+}
+
+/** Writes a file record as the service would, for states no request can produce on cue. */
+export async function putFileItem(item: Record<string, unknown>): Promise<void> {
+  await documents.send(new PutCommand({ TableName: process.env['FILES_TABLE'], Item: item }));
 }
