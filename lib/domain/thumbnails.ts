@@ -8,9 +8,12 @@ const MAX_ATTEMPTS = 2;
 const ATTEMPT_LEASE_MS = 90_000;
 /** `thumbnail_sync` waits this long at most (Twake's 10 seconds, truly). */
 export const THUMBNAIL_WAIT_MS = 10_000;
-const POLL_MS = 50;
+/** Polling of `thumbnail_sync`: consistent reads, so the reply follows the thumbnails closely. */
+const POLL_MS = 25;
 /** How long an event may precede the record update that makes its revision current. */
 const REVISION_WAIT_MS = 5_000;
+/** That update lands milliseconds after the bytes: look again soon. */
+const REVISION_POLL_MS = 10;
 
 export interface ContentRef {
   companyId: string;
@@ -102,7 +105,7 @@ async function currentRecord(s: Services, ref: ContentRef): Promise<FileRecord |
     const current = record?.content?.revision;
     if (current && revisionTime(current) > revisionTime(ref.revision)) return record; // late
     if (s.now() >= deadline) return record;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await new Promise((resolve) => setTimeout(resolve, REVISION_POLL_MS));
   }
 }
 
