@@ -10,12 +10,7 @@
  *
  * Figures go to stdout as a Markdown table and to bench/results/chunked-upload.json.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { build } from 'esbuild';
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
@@ -23,15 +18,10 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { startLocalStack, stackEnvironment, stopLocalStack } from '../local/stack-process';
+import { report, round, runHandlerAlone, stats } from './common';
 
 const MiB = 1024 * 1024;
 const ROUNDS = 3;
-const root = path.resolve(__dirname, '../..');
-const run = promisify(execFile);
-
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 async function main(): Promise<void> {
   const stack = await startLocalStack();
@@ -174,75 +164,41 @@ async function main(): Promise<void> {
       data: { bytes: bigChunks[total - 2] as Buffer },
     });
     if (jobs.length !== 1) throw new Error('the completing request did not hand off an assembly');
-    // The handler as Lambda runs it: one esbuild bundle, as serverless-esbuild makes it.
-    const bundle = path.join(stack.dataDir, 'assemble-upload.cjs');
-    await build({
-      entryPoints: [path.join(root, 'functions/async/assemble-upload.ts')],
-      bundle: true,
-      minify: true,
-      platform: 'node',
-      target: 'node24',
-      format: 'cjs',
-      outfile: bundle,
-      logLevel: 'error',
-    });
-    const { stdout } = await run(
-      process.execPath,
-      [path.join(root, 'scripts/bench/assemble-job.cjs'), bundle, JSON.stringify(jobs[0])],
-      {
-        cwd: root,
-        env: process.env,
-        maxBuffer: 1024 * 1024,
-      },
-    );
-    const assembly = JSON.parse(stdout) as {
-      seconds: number;
-      rssAfterLoadMiB: number;
-      peakRssMiB: number;
-    };
+    // The handler as Lambda runs it, in a process of its own.
+    const assembly = await runHandlerAlone('functions/async/assemble-upload.ts', jobs[0]);
     await untilComplete(fileId);
 
-    const results = {
-      measured_at: new Date().toISOString(),
-      chunked_upload: {
-        size_mib: size / MiB,
-        rounds: ROUNDS,
-        raw_s3_multipart_mib_s: {
-          median: round(median(raw)),
-          min: round(Math.min(...raw)),
-          max: round(Math.max(...raw)),
-        },
-        service_mib_s: {
-          median: round(median(service)),
-          min: round(Math.min(...service)),
-          max: round(Math.max(...service)),
-        },
-        ratio: round(median(service) / median(raw), 2),
-        target_ratio: 0.6,
-      },
-      assembly_memory: {
-        size_mib: bigSize / MiB,
-        seconds: round(assembly.seconds, 2),
-        rss_after_load_mib: assembly.rssAfterLoadMiB,
-        peak_rss_mib: assembly.peakRssMiB,
-      },
-    };
-    const c = results.chunked_upload;
-    const a = results.assembly_memory;
-    process.stdout.write(
+    const summary = (values: number[]) => stats(values, 1);
+    const raw_s3_multipart_mib_s = summary(raw);
+    const service_mib_s = summary(service);
+    const ratio = round(service_mib_s.median / raw_s3_multipart_mib_s.median, 2);
+    const peak = assembly.peakRssMiB;
+    const show = (s: { median: number; min: number; max: number }) =>
+      `${s.median} MiB/s (${s.min}-${s.max})`;
+    await report(
+      'chunked-upload',
       [
-        '',
         '| case | baseline (same run) | service | ratio | target |',
         '|---|---|---|---|---|',
-        `| chunked upload ${c.size_mib} MiB, 4 MiB chunks, 4 in flight, to downloadable | S3 multipart ${c.raw_s3_multipart_mib_s.median} MiB/s (${c.raw_s3_multipart_mib_s.min}-${c.raw_s3_multipart_mib_s.max}) | ${c.service_mib_s.median} MiB/s (${c.service_mib_s.min}-${c.service_mib_s.max}) | ${c.ratio}x | >= ${c.target_ratio}x |`,
-        `| streamed assembly of ${a.size_mib} MiB (nothing uploaded ahead) in its own process | file size ${a.size_mib} MiB; process after loading the handler ${a.rss_after_load_mib} MiB | peak RSS ${a.peak_rss_mib} MiB (+${round(a.peak_rss_mib - a.rss_after_load_mib)} MiB for assembling) in ${a.seconds} s | ${round(a.peak_rss_mib / a.size_mib, 2)}x of file | far below file size |`,
-        '',
-      ].join('\n'),
-    );
-    await mkdir(path.join(root, 'bench/results'), { recursive: true });
-    await writeFile(
-      path.join(root, 'bench/results/chunked-upload.json'),
-      `${JSON.stringify(results, null, 2)}\n`,
+        `| chunked upload ${size / MiB} MiB, 4 MiB chunks, 4 in flight, to downloadable | S3 multipart ${show(raw_s3_multipart_mib_s)} | ${show(service_mib_s)} | ${ratio}x | >= 0.6x |`,
+        `| streamed assembly of ${bigSize / MiB} MiB (nothing uploaded ahead) in its own process | file size ${bigSize / MiB} MiB; process after loading the handler ${assembly.rssAfterLoadMiB} MiB | peak RSS ${peak} MiB (+${round(peak - assembly.rssAfterLoadMiB, 1)} MiB for assembling) in ${round(assembly.seconds, 2)} s | ${round(peak / (bigSize / MiB), 2)}x of file | far below file size |`,
+      ],
+      {
+        chunked_upload: {
+          size_mib: size / MiB,
+          rounds: ROUNDS,
+          raw_s3_multipart_mib_s,
+          service_mib_s,
+          ratio,
+          target_ratio: 0.6,
+        },
+        assembly_memory: {
+          size_mib: bigSize / MiB,
+          seconds: round(assembly.seconds, 2),
+          rss_after_load_mib: assembly.rssAfterLoadMiB,
+          peak_rss_mib: peak,
+        },
+      },
     );
   } finally {
     await stopLocalStack(stack);

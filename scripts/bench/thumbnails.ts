@@ -9,26 +9,11 @@
  *
  * Figures go to stdout as a Markdown table and to bench/results/thumbnails.json.
  */
-import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { promisify } from 'node:util';
-import { build } from 'esbuild';
 import sharp from 'sharp';
 import { startLocalStack, stackEnvironment, stopLocalStack } from '../local/stack-process';
+import { report, round, runHandlerAlone, stats } from './common';
 
 const ROUNDS = 5;
-const root = path.resolve(__dirname, '../..');
-const run = promisify(execFile);
-const round = (value: number, digits = 0) => Math.round(value * 10 ** digits) / 10 ** digits;
-const stats = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return {
-    median: round(sorted[Math.floor(sorted.length / 2)] ?? 0),
-    min: round(sorted[0] ?? 0),
-    max: round(sorted[sorted.length - 1] ?? 0),
-  };
-};
 
 /** A photo-like JPEG: smooth gradients plus noise, so it neither compresses away nor bloats. */
 async function photo(width: number, height: number): Promise<Buffer> {
@@ -145,20 +130,7 @@ async function main(): Promise<void> {
         ExpressionAttributeValues: { ':waiting': 'waiting' },
       }),
     );
-    // Inside the project, so that the externals (sharp, …) resolve from node_modules.
-    const bundle = path.join(root, '.esbuild/bench/make-thumbnails.cjs');
-    await build({
-      entryPoints: [path.join(root, 'functions/s3/make-thumbnails.ts')],
-      bundle: true,
-      minify: true,
-      platform: 'node',
-      target: 'node24',
-      format: 'cjs',
-      outfile: bundle,
-      external: ['sharp', 'pdf-to-img', '@ffmpeg-installer/ffmpeg'],
-      logLevel: 'error',
-    });
-    const event = {
+    const memory = await runHandlerAlone('functions/s3/make-thumbnails.ts', {
       Records: [
         {
           eventName: 'ObjectCreated:CompleteMultipartUpload',
@@ -168,57 +140,40 @@ async function main(): Promise<void> {
           },
         },
       ],
-    };
-    const { stdout } = await run(
-      process.execPath,
-      [path.join(root, 'scripts/bench/thumbnail-job.cjs'), bundle, JSON.stringify(event)],
-      { cwd: root, env: process.env, maxBuffer: 1024 * 1024 },
-    );
-    const memory = JSON.parse(stdout) as {
-      seconds: number;
-      rssAfterLoadMiB: number;
-      peakRssMiB: number;
-    };
+    });
     const after = await fileItem(company, fileId);
     if (after?.['content']?.thumbnails_status !== 'done')
       throw new Error('the measured run did not finish');
 
-    const results = {
-      measured_at: new Date().toISOString(),
-      thumbnail_12mp: {
-        rounds: ROUNDS,
-        upload_ms: stats(plain),
-        upload_sync_ms: stats(synced),
-        sharp_alone_ms: stats(alone),
-        sync_overhead_ms: overhead,
-        target_overhead_ms: 150,
-      },
-      thumbnailer_memory_50mp: {
-        input_mib: round(big.length / 1024 / 1024, 1),
-        seconds: round(memory.seconds, 2),
-        rss_after_load_mib: memory.rssAfterLoadMiB,
-        peak_rss_mib: memory.peakRssMiB,
-        target_peak_mib: 400,
-      },
+    const sync = {
+      rounds: ROUNDS,
+      upload_ms: stats(plain),
+      upload_sync_ms: stats(synced),
+      sharp_alone_ms: stats(alone),
+      sync_overhead_ms: overhead,
+      target_overhead_ms: 150,
     };
-    const t = results.thumbnail_12mp;
-    const m = results.thumbnailer_memory_50mp;
+    const inputMib = round(big.length / 1024 / 1024, 1);
     const show = (s: { median: number; min: number; max: number }) =>
       `${s.median} ms (${s.min}-${s.max})`;
-    process.stdout.write(
+    await report(
+      'thumbnails',
       [
-        '',
         '| case | baseline (same run) | service | figure | target |',
         '|---|---|---|---|---|',
-        `| 12 MP JPEG, thumbnail_sync=1 | upload without sync ${show(t.upload_ms)}; sharp alone ${show(t.sharp_alone_ms)} | upload with sync ${show(t.upload_sync_ms)} | sync - upload - sharp = ${show(t.sync_overhead_ms)} | <= ${t.target_overhead_ms} ms |`,
-        `| thumbnailer on a 50 MP JPEG (${m.input_mib} MiB) in its own process | ${m.rss_after_load_mib} MiB after loading the handler | peak RSS ${m.peak_rss_mib} MiB in ${m.seconds} s | | <= ${m.target_peak_mib} MiB |`,
-        '',
-      ].join('\n'),
-    );
-    await mkdir(path.join(root, 'bench/results'), { recursive: true });
-    await writeFile(
-      path.join(root, 'bench/results/thumbnails.json'),
-      `${JSON.stringify(results, null, 2)}\n`,
+        `| 12 MP JPEG, thumbnail_sync=1 | upload without sync ${show(sync.upload_ms)}; sharp alone ${show(sync.sharp_alone_ms)} | upload with sync ${show(sync.upload_sync_ms)} | sync - upload - sharp = ${show(overhead)} | <= 150 ms |`,
+        `| thumbnailer on a 50 MP JPEG (${inputMib} MiB) in its own process | ${memory.rssAfterLoadMiB} MiB after loading the handler | peak RSS ${memory.peakRssMiB} MiB in ${round(memory.seconds, 2)} s | | <= 400 MiB |`,
+      ],
+      {
+        thumbnail_12mp: sync,
+        thumbnailer_memory_50mp: {
+          input_mib: inputMib,
+          seconds: round(memory.seconds, 2),
+          rss_after_load_mib: memory.rssAfterLoadMiB,
+          peak_rss_mib: memory.peakRssMiB,
+          target_peak_mib: 400,
+        },
+      },
     );
   } finally {
     await stopLocalStack(stack);

@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
 
 const eventsDir = path.resolve(__dirname, '../../events/http');
 
@@ -53,4 +57,17 @@ export function lambdaContext(functionName = 'test'): Context {
 
 export function octetStream(bytes: Buffer) {
   return { bytes, contentType: 'application/octet-stream' };
+}
+
+export type HandlerResult = APIGatewayProxyStructuredResultV2 & { body: string };
+
+/** Calls a handler as Lambda would, with a fresh context. */
+export async function invoke(handler: unknown, event: unknown): Promise<HandlerResult> {
+  const run = handler as (event: unknown, context: Context) => Promise<HandlerResult>;
+  return run(event, lambdaContext());
+}
+
+/** The `resource` of a handler's JSON reply. */
+export function resourceOf<T = { id: string }>(result: HandlerResult): T {
+  return (JSON.parse(result.body) as { resource: T }).resource;
 }

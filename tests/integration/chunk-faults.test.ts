@@ -4,7 +4,6 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handler as assembleUpload } from '../../functions/async/assemble-upload';
 import { handler as createFile } from '../../functions/http/create-file';
 import { handler as deleteFile } from '../../functions/http/delete-file';
@@ -12,11 +11,10 @@ import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { binaryBytes, sha256 } from '../helpers/api';
 import { fileItem, objectKeys } from '../helpers/aws';
 import { MiB } from '../helpers/chunks';
-import { httpEvent, lambdaContext, octetStream } from '../helpers/events';
+import { httpEvent, invoke, lambdaContext, octetStream } from '../helpers/events';
 import { afterFirst, faultOn } from '../helpers/faults';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
-type Result = APIGatewayProxyStructuredResultV2 & { body: string };
 const company = newCompanyId();
 let token: string;
 
@@ -24,12 +22,6 @@ beforeAll(async () => {
   token = await tokenFor({ company, user: 'fay' });
 });
 afterEach(() => jest.restoreAllMocks());
-
-const invoke = async (handler: unknown, event: unknown): Promise<Result> =>
-  (await (handler as (e: unknown, c: unknown) => Promise<Result>)(
-    event,
-    lambdaContext(),
-  )) as Result;
 
 const s3 = S3Client.prototype as never;
 

@@ -1,6 +1,5 @@
 import { DeleteObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handler as createFile } from '../../functions/http/create-file';
 import { handler as deleteFile } from '../../functions/http/delete-file';
 import { handler as downloadFile } from '../../functions/http/download-file';
@@ -8,11 +7,11 @@ import { handler as getFile } from '../../functions/http/get-file';
 import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { binaryBytes } from '../helpers/api';
 import { fileIdsOf, fileItem, objectKeys } from '../helpers/aws';
-import { httpEvent, lambdaContext, octetStream } from '../helpers/events';
+import { type HandlerResult, httpEvent, invoke, octetStream } from '../helpers/events';
 import { afterFirst, faultOn } from '../helpers/faults';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
-type Result = APIGatewayProxyStructuredResultV2 & { body: string };
+type Result = HandlerResult;
 const company = newCompanyId();
 let token: string;
 
@@ -21,11 +20,6 @@ beforeAll(async () => {
 });
 
 afterEach(() => jest.restoreAllMocks());
-
-const invoke = async (
-  handler: (event: never, context: never) => Promise<unknown>,
-  event: unknown,
-): Promise<Result> => (await handler(event as never, lambdaContext() as never)) as Result;
 
 const body = <T = Record<string, unknown>>(result: Result) => JSON.parse(result.body) as T;
 

@@ -1,15 +1,14 @@
-import type { APIGatewayProxyStructuredResultV2, S3Event } from 'aws-lambda';
+import type { S3Event } from 'aws-lambda';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { handler as createFile } from '../../functions/http/create-file';
 import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { handler as makeThumbnails } from '../../functions/s3/make-thumbnails';
 import { fileItem, objectKeys, putFileItem } from '../helpers/aws';
-import { httpEvent, lambdaContext } from '../helpers/events';
+import { httpEvent, invoke } from '../helpers/events';
 import { image } from '../helpers/media';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
-type Result = APIGatewayProxyStructuredResultV2 & { body: string };
 const company = newCompanyId();
 let user: string;
 let app: string;
@@ -20,12 +19,6 @@ beforeAll(async () => {
     tokenFor({ company, application: 'thumbs' }),
   ]);
 });
-
-const invoke = async (handler: unknown, event: unknown): Promise<Result> =>
-  (await (handler as (e: unknown, c: unknown) => Promise<Result>)(
-    event,
-    lambdaContext(),
-  )) as Result;
 
 /** The sample S3 event of events/s3, pointed at one revision. */
 function objectCreated(fileId: string, revision: string): S3Event {

@@ -1,13 +1,12 @@
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { handler as createFile } from '../../functions/http/create-file';
 import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { binaryBytes, sha256 } from '../helpers/api';
 import { fileItem, objectKeys } from '../helpers/aws';
 import { MiB } from '../helpers/chunks';
-import { httpEvent, lambdaContext, octetStream } from '../helpers/events';
+import { type HandlerResult, httpEvent, invoke, octetStream } from '../helpers/events';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
-type Result = APIGatewayProxyStructuredResultV2 & { body: string };
+type Result = HandlerResult;
 type Resource = {
   id: string;
   upload_data: { status: string; size: number };
@@ -24,11 +23,6 @@ beforeAll(async () => {
   ]);
 });
 
-const invoke = async (handler: unknown, event: unknown): Promise<Result> =>
-  (await (handler as (e: unknown, c: unknown) => Promise<Result>)(
-    event,
-    lambdaContext(),
-  )) as Result;
 const resource = (result: Result) => (JSON.parse(result.body) as { resource: Resource }).resource;
 
 async function newFile(query: Record<string, string> = {}): Promise<string> {
