@@ -5,6 +5,7 @@ import {
   GetCommand,
   PutCommand,
   UpdateCommand,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config';
 import { conflict } from '../domain/errors';
@@ -45,6 +46,19 @@ async function unlessConditionFails<T>(write: Promise<T>): Promise<T | undefined
 
 const key = (companyId: string, fileId: string) => ({ company_id: companyId, id: fileId });
 
+/** A conditional update of one file record; undefined when its condition does not hold. */
+function update(
+  companyId: string,
+  fileId: string,
+  input: Omit<UpdateCommandInput, 'TableName' | 'Key'>,
+) {
+  return unlessConditionFails(
+    client.send(
+      new UpdateCommand({ TableName: config.filesTable, Key: key(companyId, fileId), ...input }),
+    ),
+  );
+}
+
 export const fileRecords: FileRecords = {
   async get(companyId, fileId) {
     const { Item } = await client.send(
@@ -71,284 +85,205 @@ export const fileRecords: FileRecords = {
   },
 
   async replaceContent(companyId, fileId, content, expectedRevision, now) {
-    const result = await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression: 'SET content = :content, updated_at = :now',
-          ConditionExpression:
-            `${LIVE} AND attribute_not_exists(upload) AND ` +
-            (expectedRevision === undefined
-              ? 'attribute_not_exists(content)'
-              : 'content.revision = :expected'),
-          ExpressionAttributeValues: {
-            ':content': content,
-            ':now': now,
-            ...(expectedRevision !== undefined && { ':expected': expectedRevision }),
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
+    const result = await update(companyId, fileId, {
+      UpdateExpression: 'SET content = :content, updated_at = :now',
+      ConditionExpression:
+        `${LIVE} AND attribute_not_exists(upload) AND ` +
+        (expectedRevision === undefined
+          ? 'attribute_not_exists(content)'
+          : 'content.revision = :expected'),
+      ExpressionAttributeValues: {
+        ':content': content,
+        ':now': now,
+        ...(expectedRevision !== undefined && { ':expected': expectedRevision }),
+      },
+      ReturnValues: 'ALL_NEW',
+    });
     return result?.Attributes as FileRecord | undefined;
   },
 
   async startUpload(companyId, fileId, upload, { overwrite, replacing }) {
     const live = overwrite ? LIVE : `${LIVE} AND attribute_not_exists(content)`;
-    const result = await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression: replacing
-            ? 'SET #upload = :upload, updated_at = :now'
-            : 'SET #upload = if_not_exists(#upload, :upload), updated_at = :now',
-          ConditionExpression: replacing ? `${live} AND #upload.#revision = :replacing` : live,
-          ExpressionAttributeNames: replacing ? names('#upload', '#revision') : names('#upload'),
-          ExpressionAttributeValues: {
-            ':upload': upload,
-            ':now': upload.started_at,
-            ...(replacing && { ':replacing': replacing }),
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
+    const result = await update(companyId, fileId, {
+      UpdateExpression: replacing
+        ? 'SET #upload = :upload, updated_at = :now'
+        : 'SET #upload = if_not_exists(#upload, :upload), updated_at = :now',
+      ConditionExpression: replacing ? `${live} AND #upload.#revision = :replacing` : live,
+      ExpressionAttributeNames: replacing ? names('#upload', '#revision') : names('#upload'),
+      ExpressionAttributeValues: {
+        ':upload': upload,
+        ':now': upload.started_at,
+        ...(replacing && { ':replacing': replacing }),
+      },
+      ReturnValues: 'ALL_NEW',
+    });
     return result?.Attributes as FileRecord | undefined;
   },
 
   async recordChunk(companyId, fileId, revision, chunkNumber, chunk) {
-    const result = await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression:
-            'SET #upload.#chunks.#n = :chunk, #upload.#count = #upload.#count + :one, updated_at = :now',
-          ConditionExpression:
-            `${LIVE} AND #upload.#revision = :revision AND #upload.#state = :receiving ` +
-            'AND attribute_not_exists(#upload.#chunks.#n)',
-          ExpressionAttributeNames: {
-            ...names('#upload', '#chunks', '#count', '#revision', '#state'),
-            '#n': String(chunkNumber),
-          },
-          ExpressionAttributeValues: {
-            ':chunk': chunk,
-            ':one': 1,
-            ':now': Date.now(),
-            ':revision': revision,
-            ':receiving': 'receiving',
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
+    const result = await update(companyId, fileId, {
+      UpdateExpression:
+        'SET #upload.#chunks.#n = :chunk, #upload.#count = #upload.#count + :one, updated_at = :now',
+      ConditionExpression:
+        `${LIVE} AND #upload.#revision = :revision AND #upload.#state = :receiving ` +
+        'AND attribute_not_exists(#upload.#chunks.#n)',
+      ExpressionAttributeNames: {
+        ...names('#upload', '#chunks', '#count', '#revision', '#state'),
+        '#n': String(chunkNumber),
+      },
+      ExpressionAttributeValues: {
+        ':chunk': chunk,
+        ':one': 1,
+        ':now': Date.now(),
+        ':revision': revision,
+        ':receiving': 'receiving',
+      },
+      ReturnValues: 'ALL_NEW',
+    });
     return result?.Attributes as FileRecord | undefined;
   },
 
   async recordPart(companyId, fileId, revision, part, uploaded) {
-    const result = await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression: 'SET #upload.#parts.#p = :part',
-          ConditionExpression: `${LIVE} AND #upload.#revision = :revision`,
-          ExpressionAttributeNames: {
-            ...names('#upload', '#parts', '#revision'),
-            '#p': String(part),
-          },
-          ExpressionAttributeValues: { ':part': uploaded, ':revision': revision },
-        }),
-      ),
-    );
+    const result = await update(companyId, fileId, {
+      UpdateExpression: 'SET #upload.#parts.#p = :part',
+      ConditionExpression: `${LIVE} AND #upload.#revision = :revision`,
+      ExpressionAttributeNames: {
+        ...names('#upload', '#parts', '#revision'),
+        '#p': String(part),
+      },
+      ExpressionAttributeValues: { ':part': uploaded, ':revision': revision },
+    });
     return result !== undefined;
   },
 
   async claimAssembly(companyId, fileId, revision, claim, until) {
-    const result = await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression:
-            'SET #upload.#state = :assembling, #upload.#claim = :claim, #upload.#until = :until',
-          ConditionExpression:
-            `${LIVE} AND #upload.#revision = :revision AND #upload.#count = #upload.#total ` +
-            'AND (#upload.#state = :receiving OR #upload.#until < :claim)',
-          ExpressionAttributeNames: names(
-            '#upload',
-            '#state',
-            '#claim',
-            '#until',
-            '#revision',
-            '#count',
-            '#total',
-          ),
-          ExpressionAttributeValues: {
-            ':assembling': 'assembling',
-            ':receiving': 'receiving',
-            ':claim': claim,
-            ':until': until,
-            ':revision': revision,
-          },
-        }),
+    const result = await update(companyId, fileId, {
+      UpdateExpression:
+        'SET #upload.#state = :assembling, #upload.#claim = :claim, #upload.#until = :until',
+      ConditionExpression:
+        `${LIVE} AND #upload.#revision = :revision AND #upload.#count = #upload.#total ` +
+        'AND (#upload.#state = :receiving OR #upload.#until < :claim)',
+      ExpressionAttributeNames: names(
+        '#upload',
+        '#state',
+        '#claim',
+        '#until',
+        '#revision',
+        '#count',
+        '#total',
       ),
-    );
+      ExpressionAttributeValues: {
+        ':assembling': 'assembling',
+        ':receiving': 'receiving',
+        ':claim': claim,
+        ':until': until,
+        ':revision': revision,
+      },
+    });
     return result !== undefined;
   },
 
   async renewClaim(companyId, fileId, revision, claim, until) {
-    const result = await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression: 'SET #upload.#until = :until',
-          ConditionExpression: `${LIVE} AND #upload.#revision = :revision AND #upload.#claim = :claim`,
-          ExpressionAttributeNames: names('#upload', '#until', '#revision', '#claim'),
-          ExpressionAttributeValues: { ':until': until, ':revision': revision, ':claim': claim },
-        }),
-      ),
-    );
+    const result = await update(companyId, fileId, {
+      UpdateExpression: 'SET #upload.#until = :until',
+      ConditionExpression: `${LIVE} AND #upload.#revision = :revision AND #upload.#claim = :claim`,
+      ExpressionAttributeNames: names('#upload', '#until', '#revision', '#claim'),
+      ExpressionAttributeValues: { ':until': until, ':revision': revision, ':claim': claim },
+    });
     return result !== undefined;
   },
 
   async releaseAssembly(companyId, fileId, revision, claim) {
-    await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression: 'SET #upload.#state = :receiving REMOVE #upload.#claim, #upload.#until',
-          ConditionExpression: '#upload.#revision = :revision AND #upload.#claim = :claim',
-          ExpressionAttributeNames: names('#upload', '#state', '#claim', '#until', '#revision'),
-          ExpressionAttributeValues: {
-            ':receiving': 'receiving',
-            ':revision': revision,
-            ':claim': claim,
-          },
-        }),
-      ),
-    );
+    await update(companyId, fileId, {
+      UpdateExpression: 'SET #upload.#state = :receiving REMOVE #upload.#claim, #upload.#until',
+      ConditionExpression: '#upload.#revision = :revision AND #upload.#claim = :claim',
+      ExpressionAttributeNames: names('#upload', '#state', '#claim', '#until', '#revision'),
+      ExpressionAttributeValues: {
+        ':receiving': 'receiving',
+        ':revision': revision,
+        ':claim': claim,
+      },
+    });
   },
 
   async completeUpload(companyId, fileId, revision, claim, content) {
-    const result = await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression: 'SET content = :content, updated_at = :now REMOVE #upload',
-          ConditionExpression:
-            `${LIVE} AND #upload.#revision = :revision AND #upload.#state = :assembling ` +
-            'AND #upload.#claim = :claim',
-          ExpressionAttributeNames: names('#upload', '#revision', '#state', '#claim'),
-          ExpressionAttributeValues: {
-            ':content': content,
-            ':now': content.completed_at ?? Date.now(),
-            ':revision': revision,
-            ':assembling': 'assembling',
-            ':claim': claim,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
+    const result = await update(companyId, fileId, {
+      UpdateExpression: 'SET content = :content, updated_at = :now REMOVE #upload',
+      ConditionExpression:
+        `${LIVE} AND #upload.#revision = :revision AND #upload.#state = :assembling ` +
+        'AND #upload.#claim = :claim',
+      ExpressionAttributeNames: names('#upload', '#revision', '#state', '#claim'),
+      ExpressionAttributeValues: {
+        ':content': content,
+        ':now': content.completed_at ?? Date.now(),
+        ':revision': revision,
+        ':assembling': 'assembling',
+        ':claim': claim,
+      },
+      ReturnValues: 'ALL_NEW',
+    });
     return result?.Attributes as FileRecord | undefined;
   },
 
   async cancelUpload(companyId, fileId, revision) {
-    await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression: 'REMOVE #upload',
-          ConditionExpression: '#upload.#revision = :revision',
-          ExpressionAttributeNames: names('#upload', '#revision'),
-          ExpressionAttributeValues: { ':revision': revision },
-        }),
-      ),
-    );
+    await update(companyId, fileId, {
+      UpdateExpression: 'REMOVE #upload',
+      ConditionExpression: '#upload.#revision = :revision',
+      ExpressionAttributeNames: names('#upload', '#revision'),
+      ExpressionAttributeValues: { ':revision': revision },
+    });
   },
 
   async beginThumbnails(companyId, fileId, revision, now, until) {
-    const result = await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression:
-            'SET content.thumbnail_lease = :until ADD content.thumbnail_attempts :one',
-          ConditionExpression:
-            `${LIVE} AND content.revision = :revision AND content.thumbnails_status = :waiting ` +
-            'AND (attribute_not_exists(content.thumbnail_lease) OR content.thumbnail_lease < :now)',
-          ExpressionAttributeValues: {
-            ':one': 1,
-            ':until': until,
-            ':now': now,
-            ':revision': revision,
-            ':waiting': 'waiting',
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
+    const result = await update(companyId, fileId, {
+      UpdateExpression: 'SET content.thumbnail_lease = :until ADD content.thumbnail_attempts :one',
+      ConditionExpression:
+        `${LIVE} AND content.revision = :revision AND content.thumbnails_status = :waiting ` +
+        'AND (attribute_not_exists(content.thumbnail_lease) OR content.thumbnail_lease < :now)',
+      ExpressionAttributeValues: {
+        ':one': 1,
+        ':until': until,
+        ':now': now,
+        ':revision': revision,
+        ':waiting': 'waiting',
+      },
+      ReturnValues: 'ALL_NEW',
+    });
     return (result?.Attributes as FileRecord | undefined)?.content?.thumbnail_attempts;
   },
 
   async abandonThumbnails(companyId, fileId, revision) {
-    await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression: 'REMOVE content.thumbnail_lease',
-          ConditionExpression: 'content.revision = :revision',
-          ExpressionAttributeValues: { ':revision': revision },
-        }),
-      ),
-    );
+    await update(companyId, fileId, {
+      UpdateExpression: 'REMOVE content.thumbnail_lease',
+      ConditionExpression: 'content.revision = :revision',
+      ExpressionAttributeValues: { ':revision': revision },
+    });
   },
 
   async finishThumbnails(companyId, fileId, revision, { status, thumbnails }) {
-    const result = await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression:
-            'SET content.thumbnails_status = :status, content.thumbnails = :thumbnails, updated_at = :now ' +
-            'REMOVE content.thumbnail_lease',
-          ConditionExpression: `${LIVE} AND content.revision = :revision AND content.thumbnails_status = :waiting`,
-          ExpressionAttributeValues: {
-            ':status': status,
-            ':thumbnails': thumbnails,
-            ':now': Date.now(),
-            ':revision': revision,
-            ':waiting': 'waiting',
-          },
-        }),
-      ),
-    );
+    const result = await update(companyId, fileId, {
+      UpdateExpression:
+        'SET content.thumbnails_status = :status, content.thumbnails = :thumbnails, updated_at = :now ' +
+        'REMOVE content.thumbnail_lease',
+      ConditionExpression: `${LIVE} AND content.revision = :revision AND content.thumbnails_status = :waiting`,
+      ExpressionAttributeValues: {
+        ':status': status,
+        ':thumbnails': thumbnails,
+        ':now': Date.now(),
+        ':revision': revision,
+        ':waiting': 'waiting',
+      },
+    });
     return result !== undefined;
   },
 
   async markDeleting(companyId, fileId) {
-    const result = await unlessConditionFails(
-      client.send(
-        new UpdateCommand({
-          TableName: config.filesTable,
-          Key: key(companyId, fileId),
-          UpdateExpression: 'SET deleting = :true',
-          ConditionExpression: 'attribute_exists(id)',
-          ExpressionAttributeValues: { ':true': true },
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
+    const result = await update(companyId, fileId, {
+      UpdateExpression: 'SET deleting = :true',
+      ConditionExpression: 'attribute_exists(id)',
+      ExpressionAttributeValues: { ':true': true },
+      ReturnValues: 'ALL_NEW',
+    });
     return result?.Attributes as FileRecord | undefined;
   },
 
