@@ -20,9 +20,32 @@ export interface RenderedThumbnail {
 }
 
 export interface RenderLimits {
-  /** Decompression bombs: inputs declaring more pixels than this are refused. */
+  /** Images above this are not previewed; far above their file size, they are bombs. */
   maxPixels: number;
   timeoutMs: number;
+}
+
+/**
+ * Real images hold at least a byte per this many pixels even when compressed well; a file
+ * declaring far more pixels than that is a decompression bomb, not a big picture.
+ */
+const BOMB_PIXELS_PER_BYTE = 1000;
+
+/**
+ * An image above the pixel limit gets no thumbnail (`done`, like a file above the size
+ * limit); one that declares absurdly many pixels for its size is refused (`error`). Only the
+ * header is read.
+ */
+async function checkPixels(input: Buffer, limits: RenderLimits): Promise<boolean> {
+  const { width = 0, height = 0 } = await sharp(input, { limitInputPixels: false }).metadata();
+  const pixels = width * height;
+  if (pixels <= limits.maxPixels) return true;
+  if (pixels / input.byteLength > BOMB_PIXELS_PER_BYTE) {
+    throw new Error(
+      `${width}x${height} declared in ${input.byteLength} bytes: a decompression bomb`,
+    );
+  }
+  return false;
 }
 
 /** WebP for the web: small, keeps alpha. Rotated by EXIF first (portrait photos stay portrait). */
@@ -102,7 +125,7 @@ export async function renderThumbnails(
   if (!kind) return undefined;
   const work =
     kind === 'image'
-      ? fitted(input, limits).then((thumbnail) => [thumbnail])
+      ? checkPixels(input, limits).then(async (fits) => (fits ? [await fitted(input, limits)] : []))
       : kind === 'pdf'
         ? pdfPages(input, limits)
         : firstFrame(input, limits).then((thumbnail) => [thumbnail]);

@@ -1,0 +1,96 @@
+import sharp from 'sharp';
+import { kindOf, mayPreview, sniff } from '../../lib/thumbnails/kinds';
+import { renderThumbnails } from '../../lib/thumbnails/render';
+import { tinyPdf } from '../helpers/api';
+import { image, pngBomb } from '../helpers/media';
+
+const limits = { maxPixels: 100_000_000, timeoutMs: 20_000 };
+
+describe('which previewer a file goes to', () => {
+  test.each([
+    ['image/jpeg', 'x', 'image'],
+    ['image/svg+xml', 'x', 'image'],
+    ['application/pdf', 'x', 'pdf'],
+    ['video/quicktime', 'x', 'video'],
+    ['application/octet-stream', 'PHOTO.JPG', 'image'],
+    ['application/octet-stream', 'movie.MKV', 'video'],
+    ['application/octet-stream', 'noextension', undefined],
+    ['application/zip', 'a.png', undefined], // a declared type wins over the name
+  ])('%s named %s: %s', (mime, name, kind) => {
+    expect(kindOf(mime, name)).toBe(kind);
+  });
+
+  test('sniffing the first bytes', async () => {
+    expect(sniff(await image.jpeg(8, 8))).toBe('image');
+    expect(sniff(await image.png(8, 8))).toBe('image');
+    expect(sniff(await image.gif(8, 8))).toBe('image');
+    expect(sniff(await image.webp(8, 8))).toBe('image');
+    expect(sniff(tinyPdf())).toBe('pdf');
+    expect(sniff(Buffer.from('PK\x03\x04zipzip'))).toBeUndefined();
+  });
+
+  test('nobody waits for types without previews, empty files or files above the limit', () => {
+    expect(mayPreview('application/zip', 'a.zip', 10, 100)).toBe(false);
+    expect(mayPreview('image/png', 'a.png', 0, 100)).toBe(false);
+    expect(mayPreview('image/png', 'a.png', 101, 100)).toBe(false);
+    expect(mayPreview('application/octet-stream', 'blob', 10, 100)).toBe(true);
+  });
+});
+
+describe('renderThumbnails (real sharp, tiny images)', () => {
+  test('fits inside 600x400 without enlarging, keeps alpha, reports the true type and size', async () => {
+    const [big] =
+      (await renderThumbnails(
+        await image.png(1200, 300),
+        { mime: 'image/png', name: 'a.png' },
+        limits,
+      )) ?? [];
+    expect(big).toMatchObject({ type: 'image/webp', ext: 'webp', width: 600, height: 150 });
+    const meta = await sharp(big?.bytes).metadata();
+    expect([meta.format, meta.width, meta.height, meta.hasAlpha]).toEqual(['webp', 600, 150, true]);
+    const [small] =
+      (await renderThumbnails(
+        await image.jpeg(40, 30),
+        { mime: 'image/jpeg', name: 'b.jpg' },
+        limits,
+      )) ?? [];
+    expect([small?.width, small?.height]).toEqual([40, 30]);
+  });
+
+  test('EXIF orientation is applied', async () => {
+    const [thumbnail] =
+      (await renderThumbnails(
+        await image.jpegRotated(600, 300),
+        { mime: 'image/jpeg', name: 'r.jpg' },
+        limits,
+      )) ?? [];
+    expect([thumbnail?.width, thumbnail?.height]).toEqual([200, 400]);
+  });
+
+  test('an image above the pixel limit gets none; a bomb is an error', async () => {
+    const noisy = await image.noisyPng(400, 400);
+    await expect(
+      renderThumbnails(
+        noisy,
+        { mime: 'image/png', name: 'n.png' },
+        { ...limits, maxPixels: 10_000 },
+      ),
+    ).resolves.toEqual([]);
+    await expect(
+      renderThumbnails(pngBomb(), { mime: 'image/png', name: 'b.png' }, limits),
+    ).rejects.toThrow(/bomb/);
+  });
+
+  test('a truncated JPEG is an error', async () => {
+    const truncated = (await image.jpeg(800, 600)).subarray(0, 2000);
+    await expect(
+      renderThumbnails(truncated, { mime: 'image/jpeg', name: 't.jpg' }, limits),
+    ).rejects.toThrow();
+  });
+
+  test('a file of no previewable kind: undefined', async () => {
+    await expect(
+      renderThumbnails(Buffer.from('just text'), { mime: 'text/plain', name: 'a.txt' }, limits),
+    ).resolves.toBeUndefined();
+  });
+});
