@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import { createFile } from '../../lib/domain/files';
 import { parseUploadParams } from '../../lib/domain/upload-params';
 import { authenticate } from '../../lib/http/auth';
@@ -8,7 +9,7 @@ import { readUploadBody } from '../../lib/http/upload-body';
 import { services } from '../../lib/services';
 
 /** POST /companies/{company_id}/files: a new file, with its first upload if data is sent. */
-export const handler = httpRoute(async (event: HttpEvent) => {
+export const handler = httpRoute(async (event: HttpEvent, context: Context) => {
   const principal = await authenticate(event);
   const params = parseUploadParams(query(event));
   const data = await readUploadBody(event);
@@ -17,6 +18,7 @@ export const handler = httpRoute(async (event: HttpEvent) => {
     companyId: event.pathParameters?.['company_id'],
     params,
     data,
+    budgetMs: context.getRemainingTimeInMillis(),
   });
   return json(200, { resource });
 });

@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import { uploadToFile } from '../../lib/domain/files';
 import { parseUploadParams } from '../../lib/domain/upload-params';
 import { authenticate } from '../../lib/http/auth';
@@ -8,10 +9,16 @@ import { readUploadBody } from '../../lib/http/upload-body';
 import { services } from '../../lib/services';
 
 /** POST /companies/{company_id}/files/{file_id}: upload into the file, or overwrite it (apps). */
-export const handler = httpRoute(async (event: HttpEvent) => {
+export const handler = httpRoute(async (event: HttpEvent, context: Context) => {
   const principal = await authenticate(event);
   const params = parseUploadParams(query(event));
   const data = await readUploadBody(event);
-  const resource = await uploadToFile(services, { principal, ...fileRoute(event), params, data });
+  const resource = await uploadToFile(services, {
+    principal,
+    ...fileRoute(event),
+    params,
+    data,
+    budgetMs: context.getRemainingTimeInMillis(),
+  });
   return json(200, { resource });
 });

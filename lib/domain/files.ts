@@ -33,6 +33,8 @@ interface UploadRequest {
   principal: Principal;
   params: UploadParams;
   data: IncomingData | undefined;
+  /** Time the request has left (its Lambda's remaining time), for `thumbnail_sync`. */
+  budgetMs: number;
 }
 
 function declaredFrom(params: UploadParams): Declared | undefined {
@@ -79,10 +81,9 @@ async function storeWhole(
  * The reply of an upload request: with `thumbnail_sync`, the request that completed the
  * content waits for its thumbnails (a chunk that leaves the upload incomplete never does).
  */
-async function reply(s: Services, params: UploadParams, record: FileRecord): Promise<PublicFile> {
-  const settled =
-    params.thumbnailSync && !record.upload ? await awaitThumbnails(s, record) : record;
-  return toPublicFile(settled);
+async function reply(s: Services, request: UploadRequest, record: FileRecord): Promise<PublicFile> {
+  const wait = request.params.thumbnailSync && !record.upload;
+  return toPublicFile(wait ? await awaitThumbnails(s, record, request.budgetMs) : record);
 }
 
 export async function createFile(
@@ -106,7 +107,7 @@ export async function createFile(
   }
   if (data) record.content = await storeWhole(s, record, params, data);
   await s.records.create(record);
-  return reply(s, params, record);
+  return reply(s, request, record);
 }
 
 export async function uploadToFile(
@@ -124,7 +125,7 @@ export async function uploadToFile(
   }
   if (!data) throw badRequest('No file data: send a multipart part named file');
   if (record.upload || totalChunksOf(params, record) > 1) {
-    return reply(s, params, await receiveChunk(s, record, { principal, params, data }));
+    return reply(s, request, await receiveChunk(s, record, { principal, params, data }));
   }
 
   const previous = record.content?.revision;
@@ -141,7 +142,7 @@ export async function uploadToFile(
     throw conflict('The file changed during this upload (overwritten or deleted); retry');
   }
   if (previous) await dropRevision(s, record, previous);
-  return reply(s, params, updated);
+  return reply(s, request, updated);
 }
 
 export async function getFile(s: Services, ref: FileRef): Promise<PublicFile> {

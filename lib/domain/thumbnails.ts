@@ -9,7 +9,9 @@ const ATTEMPT_LEASE_MS = 90_000;
 /** `thumbnail_sync` waits this long at most (Twake's 10 seconds, truly). */
 export const THUMBNAIL_WAIT_MS = 10_000;
 /** Polling of `thumbnail_sync`: consistent reads, so the reply follows the thumbnails closely. */
-const POLL_MS = 25;
+const POLL_MS = 50;
+/** What the waiting request keeps for itself after waiting: writing its reply. */
+const REPLY_MARGIN_MS = 1_500;
 /** How long an event may precede the record update that makes its revision current. */
 const REVISION_WAIT_MS = 5_000;
 /** That update lands milliseconds after the bytes: look again soon. */
@@ -64,21 +66,29 @@ export async function makeThumbnails(
     now,
     now + ATTEMPT_LEASE_MS,
   );
-  if (attempt === undefined) return undefined; // done, replaced, or another run holds them
+  if (attempt === undefined) {
+    const now = await s.records.get(companyId, fileId);
+    const held = now?.content?.revision === revision && now.content.thumbnails_status === 'waiting';
+    // Another run holds them: fail, so that Lambda tries again once that run is over.
+    if (held) throw new Error(`another run holds the thumbnails of ${revision}`);
+    return undefined; // done, or replaced
+  }
 
   let outcome: { status: 'done' | 'error'; thumbnails: Thumbnail[] };
-  if (attempt > MAX_ATTEMPTS) {
-    outcome = { status: 'error', thumbnails: [] }; // earlier runs crashed or timed out
-  } else if (content.size > s.previews.maxBytes) {
-    outcome = { status: 'done', thumbnails: [] };
-  } else {
-    try {
+  try {
+    if (attempt > MAX_ATTEMPTS) {
+      // Earlier runs crashed or timed out; whatever they wrote is not listed anywhere.
+      await s.blobs.deletePrefix(keys.thumbnailsPrefix(companyId, fileId, revision));
+      outcome = { status: 'error', thumbnails: [] };
+    } else if (content.size > s.previews.maxBytes) {
+      outcome = { status: 'done', thumbnails: [] };
+    } else {
       outcome = await render(s, thumbnailer, record, content);
-    } catch (error) {
-      // Not the file's fault (storage failed): let Lambda's retry start at once.
-      await s.records.abandonThumbnails(companyId, fileId, revision);
-      throw error;
     }
+  } catch (error) {
+    // Not the file's fault (storage failed): let Lambda's retry start at once.
+    await s.records.abandonThumbnails(companyId, fileId, revision);
+    throw error;
   }
   if (!(await s.records.finishThumbnails(companyId, fileId, revision, outcome))) {
     const now = await s.records.get(companyId, fileId);
@@ -104,7 +114,14 @@ async function currentRecord(s: Services, ref: ContentRef): Promise<FileRecord |
     if (record?.deleting || record?.content?.revision === ref.revision) return record;
     const current = record?.content?.revision;
     if (current && revisionTime(current) > revisionTime(ref.revision)) return record; // late
-    if (s.now() >= deadline) return record;
+    if (s.now() >= deadline) {
+      // Still being completed (the completing request failed after writing the bytes, and
+      // its retry will not write them again): fail, so that Lambda tries again later.
+      if (record?.upload?.revision === ref.revision) {
+        throw new Error(`${ref.revision} is not current yet`);
+      }
+      return record;
+    }
     await new Promise((resolve) => setTimeout(resolve, REVISION_POLL_MS));
   }
 }
@@ -147,10 +164,16 @@ async function render(
 /**
  * `thumbnail_sync`: the request that completed an upload waits for its thumbnails, polling
  * with consistent reads, until they are no longer awaited or 10 s have passed since it
- * started waiting; then it answers with the record as it is.
+ * started waiting (less if its Lambda has less time left); then it answers with the record
+ * as it is.
  */
-export async function awaitThumbnails(s: Services, record: FileRecord): Promise<FileRecord> {
-  const deadline = s.now() + THUMBNAIL_WAIT_MS;
+export async function awaitThumbnails(
+  s: Services,
+  record: FileRecord,
+  budgetMs: number,
+): Promise<FileRecord> {
+  // 10 s, or less when the request has already used most of its own time (assembling).
+  const deadline = s.now() + Math.min(THUMBNAIL_WAIT_MS, budgetMs - REPLY_MARGIN_MS);
   let current = record;
   while (current.content?.thumbnails_status === 'waiting' && s.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, deadline - s.now())));

@@ -58,16 +58,25 @@ async function fitted(input: Buffer, limits: RenderLimits): Promise<RenderedThum
   return { bytes: data, type: 'image/webp', ext: 'webp', width: info.width, height: info.height };
 }
 
-async function pdfPages(input: Buffer, limits: RenderLimits): Promise<RenderedThumbnail[]> {
-  // pdf.js is loaded only for PDFs: it is large and slow to import.
+async function pdfPages(
+  input: Buffer,
+  limits: RenderLimits,
+  cancelled: () => boolean,
+): Promise<RenderedThumbnail[]> {
+  // pdf.js is loaded only for PDFs: it is large and slow to import. Scale 1 renders a Letter
+  // or A4 page at about twice the box's height, enough for a sharp thumbnail.
   const { pdf } = await import('pdf-to-img');
-  const document = await pdf(input, { scale: 1.5 });
-  const pages: RenderedThumbnail[] = [];
-  for await (const page of document) {
-    pages.push(await fitted(page, limits));
-    if (pages.length === MAX_PDF_PAGES) break;
+  const document = await pdf(input, { scale: 1 });
+  try {
+    const pages: RenderedThumbnail[] = [];
+    for (let number = 1; number <= Math.min(document.length, MAX_PDF_PAGES); number++) {
+      if (cancelled()) break; // timed out: no more pages in the background
+      pages.push(await fitted(await document.getPage(number), limits));
+    }
+    return pages;
+  } finally {
+    await document.destroy();
   }
-  return pages;
 }
 
 /** ffmpeg needs a seekable file: MP4s often keep their index at the end. */
@@ -79,10 +88,14 @@ async function firstFrame(input: Buffer, limits: RenderLimits): Promise<Rendered
     await writeFile(source, input);
     const { stdout } = await promisify(execFile)(
       ffmpeg,
+      // Local files only: a playlist disguised as a video may not reach the network or disk.
       [
         '-hide_banner',
+        '-nostdin',
         '-loglevel',
         'error',
+        '-protocol_whitelist',
+        'file',
         '-i',
         source,
         '-frames:v',
@@ -102,12 +115,16 @@ async function firstFrame(input: Buffer, limits: RenderLimits): Promise<Rendered
   }
 }
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(work: (cancelled: () => boolean) => Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let expired = false;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`rendering took longer than ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      expired = true;
+      reject(new Error(`rendering took longer than ${ms} ms`));
+    }, ms);
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([work(() => expired), timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -123,11 +140,10 @@ export async function renderThumbnails(
   const kind: PreviewKind | undefined =
     sniff(input.subarray(0, 64)) ?? kindOf(file.mime, file.name);
   if (!kind) return undefined;
-  const work =
-    kind === 'image'
-      ? checkPixels(input, limits).then(async (fits) => (fits ? [await fitted(input, limits)] : []))
-      : kind === 'pdf'
-        ? pdfPages(input, limits)
-        : firstFrame(input, limits).then((thumbnail) => [thumbnail]);
+  const work = async (cancelled: () => boolean): Promise<RenderedThumbnail[]> => {
+    if (kind === 'pdf') return pdfPages(input, limits, cancelled);
+    if (kind === 'video') return [await firstFrame(input, limits)];
+    return (await checkPixels(input, limits)) ? [await fitted(input, limits)] : [];
+  };
   return withTimeout(work, limits.timeoutMs);
 }

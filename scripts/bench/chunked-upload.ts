@@ -162,6 +162,7 @@ async function main(): Promise<void> {
       fileId,
       params: { chunkNumber: total - 1, totalChunks: total, thumbnailSync: false },
       data: { bytes: bigChunks[total - 2] as Buffer },
+      budgetMs: 29_000,
     });
     if (jobs.length !== 1) throw new Error('the completing request did not hand off an assembly');
     // The handler as Lambda runs it, in a process of its own.

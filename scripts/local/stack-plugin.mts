@@ -97,6 +97,12 @@ class LocalStackPlugin {
     }
     // Offline copies AWS_* variables into every function's environment.
     Object.assign(process.env, EMULATOR_CREDENTIALS, { AWS_REGION: this.#settings.region });
+    // Offline runs asynchronous invocations (S3 events, the assembler) in this process without
+    // awaiting them: a failing one would end the whole stack. On AWS it is logged (and
+    // retried by Lambda); here it is logged.
+    process.on('unhandledRejection', (error) =>
+      this.#log.error(`An asynchronous invocation failed: ${String(error)}`),
+    );
     const { dataDir, s3Port, dynamodbPort, bucket } = this.#settings;
     await mkdir(path.join(dataDir, 'dynamodb'), { recursive: true });
     await mkdir(path.join(dataDir, 's3'), { recursive: true });
