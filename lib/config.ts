@@ -20,6 +20,8 @@ export interface Config {
   readonly thumbnailMaxBytes: number;
   readonly thumbnailMaxPixels: number;
   readonly thumbnailTimeoutSeconds: number;
+  readonly abandonedUploadSeconds: number;
+  readonly stuckAfterSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -67,6 +69,8 @@ export function loadConfig(env: Env): Config {
     thumbnailMaxBytes: integer(env, 'THUMBNAIL_MAX_BYTES', 0, 1024 ** 3),
     thumbnailMaxPixels: integer(env, 'THUMBNAIL_MAX_PIXELS', 1, 1_000_000_000),
     thumbnailTimeoutSeconds: integer(env, 'THUMBNAIL_TIMEOUT_SECONDS', 1, 900),
+    abandonedUploadSeconds: integer(env, 'ABANDONED_UPLOAD_SECONDS', 1, 365 * 86_400),
+    stuckAfterSeconds: integer(env, 'STUCK_AFTER_SECONDS', 1, 86_400),
   });
 }
 

@@ -4,6 +4,8 @@ import {
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
+  ScanCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -69,6 +71,29 @@ export const fileRecords: FileRecords = {
       }),
     );
     return Item as FileRecord | undefined;
+  },
+
+  async *list(companyId) {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await client.send(
+        companyId
+          ? new QueryCommand({
+              TableName: config.filesTable,
+              KeyConditionExpression: 'company_id = :company',
+              ExpressionAttributeValues: { ':company': companyId },
+              ExclusiveStartKey: start,
+              ConsistentRead: true,
+            })
+          : new ScanCommand({
+              TableName: config.filesTable,
+              ExclusiveStartKey: start,
+              ConsistentRead: true,
+            }),
+      );
+      for (const item of page.Items ?? []) yield item as FileRecord;
+      start = page.LastEvaluatedKey;
+    } while (start);
   },
 
   async create(record) {

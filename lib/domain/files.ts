@@ -215,11 +215,17 @@ export async function deleteFile(s: Services, ref: FileRef): Promise<void> {
   if (!allowed) {
     throw forbidden("Only the file's creator, a company admin or an application can delete it");
   }
+  if (!(await purgeFile(s, companyId, fileId))) throw notFound('File not found');
+}
+
+/** Removes a file whole: record marked, upload ended, every object, then the record. */
+export async function purgeFile(s: Services, companyId: string, fileId: string): Promise<boolean> {
   // The record as marked, so an upload that started meanwhile is ended too.
   const marked = await s.records.markDeleting(companyId, fileId);
-  if (!marked) throw notFound('File not found');
+  if (!marked) return false;
   await abandonUpload(s, marked);
   await s.blobs.deletePrefix(keys.filePrefix(companyId, fileId));
   await s.blobs.deletePrefix(keys.uploadsPrefix(companyId, fileId));
   await s.records.remove(companyId, fileId);
+  return true;
 }

@@ -12,6 +12,8 @@ import type { Principal, Role } from './principal';
 /** File records (DynamoDB). Every state change is a conditional write. */
 export interface FileRecords {
   get(companyId: string, fileId: string): Promise<FileRecord | undefined>;
+  /** Every record, or a company's, page by page (the sweeper's walk). */
+  list(companyId?: string): AsyncIterable<FileRecord>;
   /** Fails with Conflict if a record with this id exists. */
   create(record: FileRecord): Promise<void>;
   /**

@@ -524,6 +524,19 @@ export async function dropRevision(s: Services, record: FileRecord, revision: st
   );
 }
 
+/** Completes an upload whose chunks are all in but whose completion died (the sweeper). */
+export async function resumeUpload(s: Services, record: FileRecord): Promise<FileRecord> {
+  if (!record.upload) return record;
+  return completeUpload(s, record, record.upload);
+}
+
+/** Drops an upload that will never complete, keeping the file's current content. */
+export async function cancelUpload(s: Services, record: FileRecord): Promise<void> {
+  if (!record.upload) return;
+  await s.records.cancelUpload(record.company_id, record.id, record.upload.revision);
+  await discard(s, record, record.upload);
+}
+
 /** Ends the multipart upload of an upload that will never complete (file deleted). */
 export async function abandonUpload(s: Services, record: FileRecord): Promise<void> {
   if (record.upload) await discard(s, record, record.upload);

@@ -203,6 +203,12 @@ class LocalStackPlugin {
           membersTable: environment['MEMBERS_TABLE'],
           jwtSecret: environment['JWT_SECRET'],
           environment,
+          lambdaEndpoint: `http://127.0.0.1:${this.#settings.lambdaPort}`,
+          functions: Object.fromEntries(
+            this.#serverless.service
+              .getAllFunctions()
+              .map((name) => [name, this.#serverless.service.getFunction(name).name]),
+          ),
         },
         null,
         2,
