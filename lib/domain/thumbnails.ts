@@ -74,21 +74,34 @@ export async function makeThumbnails(
     return undefined; // done, or replaced
   }
 
-  let outcome: { status: 'done' | 'error'; thumbnails: Thumbnail[] };
   try {
-    if (attempt > MAX_ATTEMPTS) {
-      // Earlier runs crashed or timed out; whatever they wrote is not listed anywhere.
-      await s.blobs.deletePrefix(keys.thumbnailsPrefix(companyId, fileId, revision));
-      outcome = { status: 'error', thumbnails: [] };
-    } else if (content.size > s.previews.maxBytes) {
-      outcome = { status: 'done', thumbnails: [] };
-    } else {
-      outcome = await render(s, thumbnailer, record, content);
-    }
+    return await settle(s, thumbnailer, record, content, attempt);
   } catch (error) {
-    // Not the file's fault (storage failed): let Lambda's retry start at once.
+    // Not the file's fault (storage failed): let the next try start at once.
     await s.records.abandonThumbnails(companyId, fileId, revision);
     throw error;
+  }
+}
+
+/** Renders (or gives up) and records the outcome, under the attempt's lease. */
+async function settle(
+  s: Services,
+  thumbnailer: Thumbnailer,
+  record: FileRecord,
+  content: Content,
+  attempt: number,
+): Promise<ThumbnailsStatus | undefined> {
+  const { company_id: companyId, id: fileId } = record;
+  const { revision } = content;
+  let outcome: { status: 'done' | 'error'; thumbnails: Thumbnail[] };
+  if (attempt > MAX_ATTEMPTS) {
+    // Earlier runs crashed or timed out; whatever they wrote is not listed anywhere.
+    await s.blobs.deletePrefix(keys.thumbnailsPrefix(companyId, fileId, revision));
+    outcome = { status: 'error', thumbnails: [] };
+  } else if (content.size > s.previews.maxBytes) {
+    outcome = { status: 'done', thumbnails: [] };
+  } else {
+    outcome = await render(s, thumbnailer, record, content);
   }
   if (!(await s.records.finishThumbnails(companyId, fileId, revision, outcome))) {
     const now = await s.records.get(companyId, fileId);
