@@ -5,14 +5,13 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { handler as assembleUpload } from '../../functions/async/assemble-upload';
-import { handler as createFile } from '../../functions/http/create-file';
 import { handler as deleteFile } from '../../functions/http/delete-file';
-import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { binaryBytes, sha256 } from '../helpers/api';
 import { fileItem, objectKeys } from '../helpers/aws';
 import { MiB } from '../helpers/chunks';
-import { httpEvent, invoke, lambdaContext, octetStream } from '../helpers/events';
+import { httpEvent, invoke, lambdaContext } from '../helpers/events';
 import { afterFirst, faultOn } from '../helpers/faults';
+import { chunkParams, createEmptyFile, storedData, uploadBytes } from '../helpers/handlers';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
 const company = newCompanyId();
@@ -25,44 +24,32 @@ afterEach(() => jest.restoreAllMocks());
 
 const s3 = S3Client.prototype as never;
 
-async function newFile(): Promise<string> {
-  const created = await invoke(createFile, {
-    ...httpEvent('create-file', { token, companyId: company }),
-    body: undefined,
-    headers: { authorization: `Bearer ${token}` },
-  });
-  return (JSON.parse(created.body) as { resource: { id: string } }).resource.id;
-}
+const newFile = () => createEmptyFile(company, token);
 
 const bytes = binaryBytes(10 * MiB, 77);
 const chunkOf = (n: number) => bytes.subarray((n - 1) * 4 * MiB, n * 4 * MiB);
 
-function chunkEvent(fileId: string, n: number) {
-  return httpEvent('upload-to-file', {
-    token,
-    companyId: company,
+const sendChunk = (fileId: string, n: number) =>
+  uploadBytes(
+    company,
     fileId,
-    query: { chunk_number: String(n), total_chunks: '3', total_size: String(bytes.length) },
-    body: octetStream(chunkOf(n)),
-  });
-}
+    token,
+    { ...chunkParams(n, 3), total_size: String(bytes.length) },
+    chunkOf(n),
+  );
 
-async function content(fileId: string): Promise<string> {
-  const item = await fileItem(company, fileId);
-  const key = `files/${company}/${fileId}/${item?.['content']?.revision}/data`;
-  const url = `${process.env['S3_ENDPOINT']}/${process.env['BUCKET']}/${key}`;
-  return sha256(Buffer.from(await (await fetch(url)).arrayBuffer()));
-}
+const content = async (fileId: string) =>
+  sha256((await storedData(company, fileId)) ?? Buffer.alloc(0));
 
 test('S3 failing while a chunk is written: 5xx, chunk not recorded, a retry succeeds', async () => {
   const fileId = await newFile();
   faultOn(s3, PutObjectCommand, { failOn: 1 });
-  const failed = await invoke(uploadToFile, chunkEvent(fileId, 2));
+  const failed = await sendChunk(fileId, 2);
   expect(failed.statusCode).toBe(500);
   expect((await fileItem(company, fileId))?.['upload']?.chunks).toEqual({});
   jest.restoreAllMocks();
 
-  expect((await invoke(uploadToFile, chunkEvent(fileId, 2))).statusCode).toBe(200);
+  expect((await sendChunk(fileId, 2)).statusCode).toBe(200);
   expect((await fileItem(company, fileId))?.['upload']?.chunks).toEqual({
     2: {
       size: 4 * MiB,
@@ -75,12 +62,9 @@ test('S3 failing while a chunk is written: 5xx, chunk not recorded, a retry succ
 
 test('two last chunks at once: exactly one assembly, a correct file', async () => {
   const fileId = await newFile();
-  expect((await invoke(uploadToFile, chunkEvent(fileId, 1))).statusCode).toBe(200);
+  expect((await sendChunk(fileId, 1)).statusCode).toBe(200);
   const completions = faultOn(s3, CompleteMultipartUploadCommand);
-  const [a, b] = await Promise.all([
-    invoke(uploadToFile, chunkEvent(fileId, 2)),
-    invoke(uploadToFile, chunkEvent(fileId, 3)),
-  ]);
+  const [a, b] = await Promise.all([sendChunk(fileId, 2), sendChunk(fileId, 3)]);
   expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
   expect(completions.count).toBe(1);
   expect(await content(fileId)).toBe(sha256(bytes));
@@ -89,10 +73,10 @@ test('two last chunks at once: exactly one assembly, a correct file', async () =
 
 test('a completion that fails leaves no data object, and a retry of the last chunk completes', async () => {
   const fileId = await newFile();
-  await invoke(uploadToFile, chunkEvent(fileId, 1));
-  await invoke(uploadToFile, chunkEvent(fileId, 2));
+  await sendChunk(fileId, 1);
+  await sendChunk(fileId, 2);
   faultOn(s3, CompleteMultipartUploadCommand, { failOn: 1 });
-  const failed = await invoke(uploadToFile, chunkEvent(fileId, 3));
+  const failed = await sendChunk(fileId, 3);
   expect(failed.statusCode).toBe(500);
   expect(await objectKeys(`files/${company}/${fileId}/`)).toEqual([]);
   expect(await fileItem(company, fileId)).toMatchObject({
@@ -100,7 +84,7 @@ test('a completion that fails leaves no data object, and a retry of the last chu
   });
   jest.restoreAllMocks();
 
-  const retried = await invoke(uploadToFile, chunkEvent(fileId, 3));
+  const retried = await sendChunk(fileId, 3);
   expect(retried.statusCode).toBe(200);
   expect(JSON.parse(retried.body)).toMatchObject({
     resource: { upload_data: { status: 'complete' } },
@@ -113,7 +97,7 @@ test('the asynchronous assembler can run again after a failure, and twice is har
   // No part can be uploaded ahead: everything is left to the assembler.
   let failing = true;
   const parts = faultOn(s3, UploadPartCommand, { failAll: () => failing });
-  for (const n of [1, 2]) await invoke(uploadToFile, chunkEvent(other, n));
+  for (const n of [1, 2]) await sendChunk(other, n);
   // Hand-off as above 64 MiB: the completing request claims, the async function assembles.
   const { services } = await import('../../lib/services');
   const limits = services.limits;
@@ -123,7 +107,7 @@ test('the asynchronous assembler can run again after a failure, and twice is har
     enqueued.push(job);
   });
   try {
-    const handedOff = await invoke(uploadToFile, chunkEvent(other, 3));
+    const handedOff = await sendChunk(other, 3);
     expect(JSON.parse(handedOff.body)).toMatchObject({
       resource: { upload_data: { status: 'assembling' } },
     });
@@ -147,7 +131,7 @@ test('the asynchronous assembler can run again after a failure, and twice is har
 
 test('a delete landing between a chunk write and its record: 404, nothing left behind', async () => {
   const fileId = await newFile();
-  await invoke(uploadToFile, chunkEvent(fileId, 1));
+  await sendChunk(fileId, 1);
   afterFirst(s3, PutObjectCommand, async () => {
     const removed = await invoke(
       deleteFile,
@@ -155,7 +139,7 @@ test('a delete landing between a chunk write and its record: 404, nothing left b
     );
     expect(removed.statusCode).toBe(200);
   });
-  const late = await invoke(uploadToFile, chunkEvent(fileId, 2));
+  const late = await sendChunk(fileId, 2);
   expect(late.statusCode).toBe(404);
   expect(await fileItem(company, fileId)).toBeUndefined();
   expect(await objectKeys(`uploads/${company}/${fileId}/`)).toEqual([]);

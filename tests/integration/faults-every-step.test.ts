@@ -2,12 +2,12 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { handler as createFile } from '../../functions/http/create-file';
 import { handler as deleteFile } from '../../functions/http/delete-file';
-import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { binaryBytes, sha256 } from '../helpers/api';
 import { fileIdsOf, fileItem, objectKeys } from '../helpers/aws';
 import { MiB } from '../helpers/chunks';
 import { httpEvent, invoke, octetStream, resourceOf, type HandlerResult } from '../helpers/events';
 import { injectedFault } from '../helpers/faults';
+import { chunkParams, createEmptyFile, storedData, uploadBytes } from '../helpers/handlers';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
 /**
@@ -45,14 +45,7 @@ function instrument(failAt?: number): { calls: string[] } {
   return log;
 }
 
-async function stored(fileId: string): Promise<Buffer | undefined> {
-  const item = await fileItem(company, fileId);
-  const revision = item?.['content']?.revision;
-  if (!revision) return undefined;
-  const url = `${process.env['S3_ENDPOINT']}/${process.env['BUCKET']}/files/${company}/${fileId}/${revision}/data`;
-  const response = await fetch(url);
-  return response.ok ? Buffer.from(await response.arrayBuffer()) : undefined;
-}
+const stored = (fileId: string) => storedData(company, fileId);
 
 /** No record of the company claims content its object does not hold. */
 async function consistent(): Promise<void> {
@@ -63,26 +56,9 @@ async function consistent(): Promise<void> {
   }
 }
 
-const emptyFile = async () =>
-  resourceOf(
-    await invoke(createFile, {
-      ...httpEvent('create-file', { token: user, companyId: company }),
-      body: undefined,
-      headers: { authorization: `Bearer ${user}` },
-    }),
-  ).id;
-
+const emptyFile = () => createEmptyFile(company, user);
 const chunk = (fileId: string, token: string, n: number, total: number, bytes: Buffer) =>
-  invoke(
-    uploadToFile,
-    httpEvent('upload-to-file', {
-      token,
-      companyId: company,
-      fileId,
-      query: { chunk_number: String(n), total_chunks: String(total) },
-      body: octetStream(bytes),
-    }),
-  );
+  uploadBytes(company, fileId, token, chunkParams(n, total), bytes);
 
 const small = binaryBytes(3000, 1);
 const big = binaryBytes(5 * MiB, 2);

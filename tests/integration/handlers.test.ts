@@ -9,6 +9,7 @@ import { binaryBytes } from '../helpers/api';
 import { fileIdsOf, fileItem, objectKeys } from '../helpers/aws';
 import { type HandlerResult, httpEvent, invoke, octetStream } from '../helpers/events';
 import { afterFirst, faultOn } from '../helpers/faults';
+import { createEmptyFile } from '../helpers/handlers';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
 type Result = HandlerResult;
@@ -34,12 +35,7 @@ describe('the sample events in events/http drive each handler against the emulat
     expect(resource.metadata.name).toBe('hello.txt');
     expect(await fileItem(company, resource.id)).toMatchObject({ content: { size: 13 } });
 
-    const empty = await invoke(createFile, {
-      ...httpEvent('create-file', { token, companyId: company }),
-      body: undefined,
-      headers: { authorization: `Bearer ${token}` },
-    });
-    const emptyId = body<{ resource: { id: string } }>(empty).resource.id;
+    const emptyId = await createEmptyFile(company, token);
     const uploaded = await invoke(
       uploadToFile,
       httpEvent('upload-to-file', { token, companyId: company, fileId: emptyId }),

@@ -1,15 +1,14 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { handler as createFile } from '../../functions/http/create-file';
-import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { handler as sweep } from '../../functions/jobs/sweep';
 import { binaryBytes, sha256 } from '../helpers/api';
 import { CompleteMultipartUploadCommand, S3Client } from '@aws-sdk/client-s3';
 import { fileItem, objectKeys, putFileItem } from '../helpers/aws';
 import { faultOn } from '../helpers/faults';
 import { MiB } from '../helpers/chunks';
-import { httpEvent, invoke, octetStream, resourceOf } from '../helpers/events';
+import { invoke } from '../helpers/events';
+import { chunkParams, createEmptyFile, storedData, uploadBytes } from '../helpers/handlers';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
 // Ages of a second: each test sweeps its own company only, the stack is shared.
@@ -32,27 +31,9 @@ beforeAll(async () => {
   ]);
 });
 
-function chunk(fileId: string, token: string, n: number, total: number, bytes: Buffer) {
-  return invoke(
-    uploadToFile,
-    httpEvent('upload-to-file', {
-      token,
-      companyId: company,
-      fileId,
-      query: { chunk_number: String(n), total_chunks: String(total) },
-      body: octetStream(bytes),
-    }),
-  );
-}
-
-async function emptyFile(): Promise<string> {
-  const created = await invoke(createFile, {
-    ...httpEvent('create-file', { token: user, companyId: company }),
-    body: undefined,
-    headers: { authorization: `Bearer ${user}` },
-  });
-  return resourceOf(created).id;
-}
+const chunk = (fileId: string, token: string, n: number, total: number, bytes: Buffer) =>
+  uploadBytes(company, fileId, token, chunkParams(n, total), bytes);
+const emptyFile = () => createEmptyFile(company, user);
 
 test('abandoned uploads and empty creates are removed with their chunks; fresh ones are kept', async () => {
   const abandoned = await emptyFile();
@@ -81,9 +62,7 @@ test('an abandoned overwrite is dropped; the content it was replacing stays', as
   const item = await fileItem(company, fileId);
   expect(item?.['upload']).toBeUndefined();
   expect(item?.['content']).toMatchObject({ size: 1000 });
-  const key = `files/${company}/${fileId}/${item?.['content']?.revision}/data`;
-  const bytes = await fetch(`${process.env['S3_ENDPOINT']}/${process.env['BUCKET']}/${key}`);
-  expect(sha256(Buffer.from(await bytes.arrayBuffer()))).toBe(sha256(original));
+  expect(await storedData(company, fileId)).toEqual(original);
 });
 
 test('an upload whose completion died is completed', async () => {
@@ -99,11 +78,11 @@ test('an upload whose completion died is completed', async () => {
   });
   await wait(1100);
   expect(await sweepNow()).toMatchObject({ resumed_uploads: 1, errors: 0 });
-  const item = await fileItem(company, fileId);
-  expect(item?.['content']).toMatchObject({ size: 6 * MiB, chunks: 2 });
-  const key = `files/${company}/${fileId}/${item?.['content']?.revision}/data`;
-  const stored = await fetch(`${process.env['S3_ENDPOINT']}/${process.env['BUCKET']}/${key}`);
-  expect(sha256(Buffer.from(await stored.arrayBuffer()))).toBe(sha256(bytes));
+  expect((await fileItem(company, fileId))?.['content']).toMatchObject({
+    size: 6 * MiB,
+    chunks: 2,
+  });
+  expect(sha256((await storedData(company, fileId)) ?? Buffer.alloc(0))).toBe(sha256(bytes));
 });
 
 test('thumbnails stuck waiting become error; a delete that died is finished', async () => {

@@ -1,9 +1,9 @@
-import { handler as createFile } from '../../functions/http/create-file';
 import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { binaryBytes, sha256 } from '../helpers/api';
 import { fileItem, objectKeys } from '../helpers/aws';
 import { MiB } from '../helpers/chunks';
-import { type HandlerResult, httpEvent, invoke, octetStream } from '../helpers/events';
+import { type HandlerResult, httpEvent, invoke } from '../helpers/events';
+import { createEmptyFile, storedData, uploadBytes } from '../helpers/handlers';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
 type Result = HandlerResult;
@@ -25,34 +25,11 @@ beforeAll(async () => {
 
 const resource = (result: Result) => (JSON.parse(result.body) as { resource: Resource }).resource;
 
-async function newFile(query: Record<string, string> = {}): Promise<string> {
-  const created = await invoke(createFile, {
-    ...httpEvent('create-file', { token: user, companyId: company, query }),
-    body: undefined,
-    headers: { authorization: `Bearer ${user}` },
-  });
-  return resource(created).id;
-}
-
-function chunk(fileId: string, token: string, query: Record<string, string>, bytes: Buffer) {
-  return invoke(
-    uploadToFile,
-    httpEvent('upload-to-file', {
-      token,
-      companyId: company,
-      fileId,
-      query,
-      body: octetStream(bytes),
-    }),
-  );
-}
-
-async function stored(fileId: string): Promise<string> {
-  const item = await fileItem(company, fileId);
-  const key = `files/${company}/${fileId}/${item?.['content']?.revision}/data`;
-  const url = `${process.env['S3_ENDPOINT']}/${process.env['BUCKET']}/${key}`;
-  return sha256(Buffer.from(await (await fetch(url)).arrayBuffer()));
-}
+const newFile = (query: Record<string, string> = {}) => createEmptyFile(company, user, query);
+const chunk = (fileId: string, token: string, query: Record<string, string>, bytes: Buffer) =>
+  uploadBytes(company, fileId, token, query, bytes);
+const stored = async (fileId: string) =>
+  sha256((await storedData(company, fileId)) ?? Buffer.alloc(0));
 
 test('two different versions of one chunk at once: the file is one of them, whole', async () => {
   const fileId = await newFile();
