@@ -4,9 +4,8 @@
  * Runs the sweeper once on the running local stack (`npm start`), through serverless
  * offline's Lambda API as AWS's scheduler would, and prints its report.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { runningStack } from './local/stack-file.mts';
 
 const { values } = parseArgs({
   options: {
@@ -17,13 +16,7 @@ const { values } = parseArgs({
 });
 const seconds = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
-const stackFile = path.resolve(process.env['LOCAL_DATA_DIR'] ?? '.local-data', 'stack.json');
-const stack = JSON.parse(
-  await readFile(stackFile, 'utf8').catch(() => {
-    process.stderr.write(`No local stack found (${stackFile}): start it with npm start\n`);
-    process.exit(2);
-  }),
-) as { lambdaEndpoint: string; functions: Record<string, string> };
+const stack = await runningStack();
 const response = await fetch(
   `${stack.lambdaEndpoint}/2015-03-31/functions/${stack.functions['sweep']}/invocations`,
   {

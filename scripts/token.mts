@@ -5,19 +5,11 @@
  * Prints a Twake-style access token (HS256, the local stack's secret) alone on stdout and
  * records the membership in the running local stack (`npm start`), so the token works at once.
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SignJWT } from 'jose';
-
-interface Stack {
-  region: string;
-  dynamodbEndpoint: string;
-  membersTable: string;
-  jwtSecret: string;
-}
+import { runningStack } from './local/stack-file.mts';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -43,12 +35,7 @@ if (!company || Boolean(user) === Boolean(application)) {
 if (role !== 'member' && role !== 'admin') fail('--role must be member or admin');
 if (!Number.isInteger(ttl) || ttl < 1) fail('--ttl must be a whole number of seconds');
 
-const stackFile = path.resolve(process.env['LOCAL_DATA_DIR'] ?? '.local-data', 'stack.json');
-const stack: Stack = JSON.parse(
-  await readFile(stackFile, 'utf8').catch(() =>
-    fail(`No local stack found (${stackFile}): start it with npm start`),
-  ),
-);
+const stack = await runningStack();
 
 const documents = DynamoDBDocumentClient.from(
   new DynamoDBClient({

@@ -7,7 +7,7 @@ const MAX_ATTEMPTS = 2;
 /** An attempt's hold on the thumbnails: longer than makeThumbnails' 60 s timeout. */
 const ATTEMPT_LEASE_MS = 90_000;
 /** `thumbnail_sync` waits this long at most (Twake's 10 seconds, truly). */
-export const THUMBNAIL_WAIT_MS = 10_000;
+const THUMBNAIL_WAIT_MS = 10_000;
 /** Polling of `thumbnail_sync`: consistent reads, so the reply follows the thumbnails closely. */
 const POLL_MS = 50;
 /** What the waiting request keeps for itself after waiting: writing its reply. */

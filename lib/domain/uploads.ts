@@ -63,10 +63,11 @@ export function declaredFor(record: Partial<FileRecord>) {
   return record.content ? undefined : record.declared;
 }
 
+const fileTooLarge = (s: Services, bytes: number) =>
+  tooLarge(`Files are limited to ${s.limits.maxFileBytes} bytes; this one has ${bytes}`);
+
 function checkFileSize(s: Services, bytes: number): void {
-  if (bytes > s.limits.maxFileBytes) {
-    throw tooLarge(`Files are limited to ${s.limits.maxFileBytes} bytes; this one has ${bytes}`);
-  }
+  if (bytes > s.limits.maxFileBytes) throw fileTooLarge(s, bytes);
 }
 
 /** Where this chunk goes, checked against the upload's chunk count and the request limit. */
@@ -117,6 +118,12 @@ async function newUpload(
   };
 }
 
+/** Best effort: the bucket's lifecycle rule aborts what this leaves. */
+const abortQuietly = (s: Services, key: string, uploadId: string) =>
+  bestEffort(s, 'could not abort a multipart upload', { key }, () =>
+    s.blobs.abortMultipart(key, uploadId),
+  );
+
 /** Ends what an upload holds in S3: its multipart upload and its chunks. */
 async function discard(
   s: Services,
@@ -125,9 +132,7 @@ async function discard(
 ): Promise<void> {
   const { company_id: companyId, id: fileId } = record;
   const { revision } = upload;
-  await bestEffort(s, 'could not abort a multipart upload', { fileId, revision }, () =>
-    s.blobs.abortMultipart(keys.data(companyId, fileId, revision), upload.multipart_id),
-  );
+  await abortQuietly(s, keys.data(companyId, fileId, revision), upload.multipart_id);
   await bestEffort(s, 'could not remove the chunks of an upload', { fileId, revision }, () =>
     s.blobs.deletePrefix(keys.chunksPrefix(companyId, fileId, revision)),
   );
@@ -394,12 +399,7 @@ async function completeUpload(
       );
     }
     if (size > s.limits.maxFileBytes) {
-      return await refuse(
-        s,
-        record,
-        upload,
-        tooLarge(`Files are limited to ${s.limits.maxFileBytes} bytes; this one has ${size}`),
-      );
+      return await refuse(s, record, upload, fileTooLarge(s, size));
     }
     if (assemblyPlan(upload, chunks).toStream <= s.limits.syncAssemblyMaxBytes) {
       return await assemble(s, record, upload, claim, chunks);
@@ -457,9 +457,7 @@ async function writeData(
   let uploadId = upload.multipart_id;
   if (!plan.reuse) {
     // Chunks came in other sizes than announced: a new multipart upload, regrouped.
-    await bestEffort(s, 'could not abort a multipart upload', { key }, () =>
-      s.blobs.abortMultipart(key, upload.multipart_id),
-    );
+    await abortQuietly(s, key, upload.multipart_id);
     uploadId = await s.blobs.startMultipart(key, upload.mime);
   }
   const parts = await inParallel(plan.groups, PART_CONCURRENCY, async (group, index) => {

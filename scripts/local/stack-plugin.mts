@@ -7,10 +7,11 @@
  * what it started.
  */
 import { fork } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeStackFile } from './stack-file.mts';
 import type { Server } from 'node:http';
 import {
   CreateTableCommand,
@@ -188,32 +189,24 @@ class LocalStackPlugin {
     const { dataDir, httpPort, s3Port, dynamodbPort, region, bucket } = this.#settings;
     const { environment } = this.#serverless.service.provider;
     const api = `http://127.0.0.1:${httpPort}/internal/services/files/v1`;
-    // Read by `npm run token` to find the running stack.
-    await writeFile(
-      path.join(dataDir, 'stack.json'),
-      JSON.stringify(
-        {
-          pid: process.pid,
-          api,
-          region,
-          bucket,
-          s3Endpoint: `http://127.0.0.1:${s3Port}`,
-          dynamodbEndpoint: `http://127.0.0.1:${dynamodbPort}`,
-          filesTable: environment['FILES_TABLE'],
-          membersTable: environment['MEMBERS_TABLE'],
-          jwtSecret: environment['JWT_SECRET'],
-          environment,
-          lambdaEndpoint: `http://127.0.0.1:${this.#settings.lambdaPort}`,
-          functions: Object.fromEntries(
-            this.#serverless.service
-              .getAllFunctions()
-              .map((name) => [name, this.#serverless.service.getFunction(name).name]),
-          ),
-        },
-        null,
-        2,
+    await writeStackFile(dataDir, {
+      pid: process.pid,
+      api,
+      region,
+      bucket,
+      s3Endpoint: `http://127.0.0.1:${s3Port}`,
+      dynamodbEndpoint: `http://127.0.0.1:${dynamodbPort}`,
+      lambdaEndpoint: `http://127.0.0.1:${this.#settings.lambdaPort}`,
+      filesTable: environment['FILES_TABLE'] ?? '',
+      membersTable: environment['MEMBERS_TABLE'] ?? '',
+      jwtSecret: environment['JWT_SECRET'] ?? '',
+      environment,
+      functions: Object.fromEntries(
+        this.#serverless.service
+          .getAllFunctions()
+          .map((name) => [name, this.#serverless.service.getFunction(name).name]),
       ),
-    );
+    });
     this.#log.notice(
       `Serverless Files is ready at ${api} (S3 http://127.0.0.1:${s3Port}, ` +
         `DynamoDB http://127.0.0.1:${dynamodbPort}, data in ${path.relative(process.cwd(), dataDir) || '.'})`,

@@ -1,23 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { readStackFile, type StackInfo } from './stack-file.mts';
 
-export interface StackInfo {
-  pid: number;
-  api: string;
-  region: string;
-  bucket: string;
-  s3Endpoint: string;
-  dynamodbEndpoint: string;
-  filesTable: string;
-  membersTable: string;
-  jwtSecret: string;
-  /** The functions' environment, as osls resolved it for the local stage. */
-  environment: Record<string, string>;
-}
+export type { StackInfo };
 
 const root = path.resolve(__dirname, '../..');
 
@@ -85,7 +74,7 @@ export async function startLocalStack(): Promise<{
       stream?.on('data', watch);
     }
   });
-  const info = JSON.parse(await readFile(path.join(dataDir, 'stack.json'), 'utf8')) as StackInfo;
+  const info = await readStackFile(dataDir);
   return { child, dataDir, info };
 }
 

@@ -1,0 +1,43 @@
+/**
+ * `stack.json`, written by the local stack when it is ready (stack-plugin.mts) into its data
+ * folder, and read by whatever needs to find it: `npm run token`, `npm run sweep`, the tests
+ * and benchmarks.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface StackInfo {
+  pid: number;
+  api: string;
+  region: string;
+  bucket: string;
+  s3Endpoint: string;
+  dynamodbEndpoint: string;
+  lambdaEndpoint: string;
+  filesTable: string;
+  membersTable: string;
+  jwtSecret: string;
+  /** The functions' environment, as osls resolved it for the local stage. */
+  environment: Record<string, string>;
+  /** Function key in serverless.yml -> its deployed (and offline) name. */
+  functions: Record<string, string>;
+}
+
+const fileIn = (dataDir: string) => path.join(dataDir, 'stack.json');
+
+export async function writeStackFile(dataDir: string, info: StackInfo): Promise<void> {
+  await writeFile(fileIn(dataDir), JSON.stringify(info, null, 2));
+}
+
+export async function readStackFile(dataDir: string): Promise<StackInfo> {
+  return JSON.parse(await readFile(fileIn(dataDir), 'utf8')) as StackInfo;
+}
+
+/** The stack `npm start` runs (or the one LOCAL_DATA_DIR names), for command-line scripts. */
+export async function runningStack(): Promise<StackInfo> {
+  const dataDir = path.resolve(process.env['LOCAL_DATA_DIR'] ?? '.local-data');
+  return readStackFile(dataDir).catch(() => {
+    process.stderr.write(`No local stack found (${fileIn(dataDir)}): start it with npm start\n`);
+    process.exit(2);
+  });
+}
