@@ -28,10 +28,13 @@ export interface Content {
   thumbnail_lease?: number;
 }
 
-/** A chunk as recorded: each attempt writes its own key, and only the recorded one counts. */
+/**
+ * A chunk as recorded: each attempt writes its own key (keys.chunk with its nonce), and only
+ * the recorded one counts. Kept small: up to 10,000 of them live in one DynamoDB item.
+ */
 export interface ReceivedChunk {
   size: number;
-  key: string;
+  nonce: string;
 }
 
 /** A multipart part uploaded as soon as its chunks were all in. */

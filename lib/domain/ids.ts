@@ -23,6 +23,11 @@ export function revisionTime(revision: string): number {
   return parseInt(revision.slice(1, -8), 36);
 }
 
+/** Tells one attempt at a chunk from another. */
+export function newChunkNonce(): string {
+  return randomBytes(4).toString('hex');
+}
+
 export function checkCompanyId(companyId: string | undefined): string {
   if (!companyId || !COMPANY_ID.test(companyId)) throw notFound('Company not found');
   return companyId;
@@ -48,6 +53,11 @@ export const keys = {
   chunksPrefix: (companyId: string, fileId: string, revision: string) =>
     `uploads/${companyId}/${fileId}/${revision}/`,
   /** One attempt at a chunk: retries never overwrite bytes another attempt recorded. */
-  chunk: (companyId: string, fileId: string, revision: string, chunkNumber: number) =>
-    `uploads/${companyId}/${fileId}/${revision}/${chunkNumber}.${randomBytes(4).toString('hex')}`,
+  chunk: (
+    companyId: string,
+    fileId: string,
+    revision: string,
+    chunkNumber: number,
+    nonce: string,
+  ) => `uploads/${companyId}/${fileId}/${revision}/${chunkNumber}.${nonce}`,
 };

@@ -10,7 +10,7 @@ import {
 } from './assembly-plan';
 import { conflict, forbidden, notFound, tooLarge, type DomainError } from './errors';
 import type { Content, FileRecord, PendingUpload } from './file';
-import { keys, newRevision } from './ids';
+import { keys, newChunkNonce, newRevision } from './ids';
 import {
   MAX_REQUEST_DATA_BYTES,
   checkRequestData,
@@ -163,14 +163,15 @@ export async function firstChunkOfNewFile(
   const { totalChunks, chunkNumber } = placeChunk(request, record);
   const upload = await newUpload(s, record, request, totalChunks);
   const { bytes } = request.data;
-  const key = keys.chunk(record.company_id, record.id, upload.revision, chunkNumber);
+  const nonce = newChunkNonce();
+  const key = keys.chunk(record.company_id, record.id, upload.revision, chunkNumber, nonce);
   await s.blobs.put(key, bytes, 'application/octet-stream');
   const created: FileRecord = {
     ...record,
     upload: {
       ...upload,
       chunk_count: 1,
-      chunks: { [chunkNumber]: { size: bytes.byteLength, key } },
+      chunks: { [chunkNumber]: { size: bytes.byteLength, nonce } },
     },
   };
   await s.records.create(created);
@@ -223,9 +224,10 @@ export async function receiveChunk(
   // the upload on.
   if (upload.chunks[chunkNumber] === undefined && upload.state === 'receiving') {
     const { bytes } = request.data;
-    const key = keys.chunk(companyId, fileId, upload.revision, chunkNumber);
+    const nonce = newChunkNonce();
+    const key = keys.chunk(companyId, fileId, upload.revision, chunkNumber, nonce);
     await s.blobs.put(key, bytes, 'application/octet-stream');
-    const chunk = { size: bytes.byteLength, key };
+    const chunk = { size: bytes.byteLength, nonce };
     const after = await s.records.recordChunk(
       companyId,
       fileId,
@@ -246,12 +248,26 @@ export async function receiveChunk(
   return moveOn(s, companyId, fileId, upload.revision);
 }
 
-/** The recorded chunks of a part, or undefined while one is missing. */
-function partChunks(upload: PendingUpload, part: number): StoredChunk[] | undefined {
-  const recorded = chunksOfPart(part, upload.part_chunks, upload.total_chunks).map(
-    (n) => upload.chunks[n],
-  );
-  return recorded.every((chunk) => chunk !== undefined) ? (recorded as StoredChunk[]) : undefined;
+/** Where recorded chunk n is stored: its key follows from the upload and its nonce. */
+function storedChunk(
+  record: Pick<FileRecord, 'company_id' | 'id'>,
+  upload: PendingUpload,
+  n: number,
+): StoredChunk | undefined {
+  const chunk = upload.chunks[n];
+  if (!chunk) return undefined;
+  const key = keys.chunk(record.company_id, record.id, upload.revision, n, chunk.nonce);
+  return { key, size: chunk.size };
+}
+
+/** Recorded chunks n of an upload, or undefined while one is missing. */
+function recordedChunks(
+  record: Pick<FileRecord, 'company_id' | 'id'>,
+  upload: PendingUpload,
+  numbers: number[],
+): StoredChunk[] | undefined {
+  const chunks = numbers.map((n) => storedChunk(record, upload, n));
+  return chunks.every((chunk) => chunk !== undefined) ? (chunks as StoredChunk[]) : undefined;
 }
 
 const bytesOf = (chunks: StoredChunk[]) => chunks.reduce((sum, chunk) => sum + chunk.size, 0);
@@ -270,14 +286,15 @@ async function uploadPartIfReady(
   const upload = record.upload;
   if (!upload) return;
   const part = partOf(chunkNumber, upload.part_chunks);
-  const chunks = partChunks(upload, part);
+  const numbers = chunksOfPart(part, upload.part_chunks, upload.total_chunks);
+  const chunks = recordedChunks(record, upload, numbers);
   if (!chunks || upload.parts[part]) return;
   const size = bytesOf(chunks);
   const parts = partCount(upload.total_chunks, upload.part_chunks);
   if (!isValidPart(size, part, parts) || size > MAX_PART_BYTES) return;
 
   const { company_id: companyId, id: fileId } = record;
-  const own = upload.chunks[chunkNumber]?.key ?? '';
+  const own = storedChunk(record, upload, chunkNumber)?.key ?? '';
   await bestEffort(s, 'could not upload a part ahead', { fileId, part }, async () => {
     const etag = await s.blobs.uploadPart(
       keys.data(companyId, fileId, upload.revision),
@@ -324,11 +341,10 @@ async function storedChunks(
   const sizes = await s.blobs.sizes(
     keys.chunksPrefix(record.company_id, record.id, upload.revision),
   );
-  const chunks = Array.from({ length: upload.total_chunks }, (_, i) => upload.chunks[i + 1]);
-  const intact = chunks.every(
-    (chunk) => chunk !== undefined && sizes.get(chunk.key) === chunk.size,
-  );
-  return intact ? (chunks as StoredChunk[]) : undefined;
+  const numbers = Array.from({ length: upload.total_chunks }, (_, i) => i + 1);
+  const chunks = recordedChunks(record, upload, numbers);
+  const intact = chunks?.every((chunk) => sizes.get(chunk.key) === chunk.size);
+  return intact ? chunks : undefined;
 }
 
 /** How the chunks become parts: the upload's own grouping if S3 takes it, else regrouped. */

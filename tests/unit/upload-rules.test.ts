@@ -27,7 +27,7 @@ const upload = (over: Partial<PendingUpload> = {}): PendingUpload => ({
   started_at: 1,
   state: 'receiving',
   chunk_count: 1,
-  chunks: { 2: { size: 5, key: 'k2' } },
+  chunks: { 2: { size: 5, nonce: '00000002' } },
   multipart_id: 'm',
   part_chunks: 2,
   parts: {},
@@ -68,7 +68,11 @@ describe("hasChunk (resumable.js's testChunks)", () => {
     expect(hasChunk(record, 1, at)).toBe(true);
   });
   test('a stalled upload with every chunk in asks for its last chunk again', () => {
-    const chunks = { 1: { size: 1, key: 'a' }, 2: { size: 1, key: 'b' }, 3: { size: 1, key: 'c' } };
+    const chunks = {
+      1: { size: 1, nonce: '0000000a' },
+      2: { size: 1, nonce: '0000000b' },
+      3: { size: 1, nonce: '0000000c' },
+    };
     const dead = upload({
       chunk_count: 3,
       chunks,
