@@ -2,7 +2,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.esbuild/', '.serverless/', '.local-data/', 'coverage/'] },
+  {
+    ignores: [
+      'node_modules/',
+      '.esbuild/',
+      '.esbuild-package/',
+      '.serverless/',
+      '.local-data/',
+      'coverage/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -29,6 +29,12 @@ export default {
     },
     {
       ...common,
+      // The deployable template, packaged offline (`osls package`) once for the project.
+      displayName: 'package',
+      testMatch: ['<rootDir>/tests/deploy/**/*.test.ts'],
+    },
+    {
+      ...common,
       displayName: 'stack',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts', '<rootDir>/tests/e2e/**/*.test.ts'],
       // One local stack (s3rver, dynalite, serverless offline) on free ports for the whole run.

@@ -6,7 +6,12 @@ export interface Config {
   readonly filesTable: string;
   readonly membersTable: string;
   readonly bucket: string;
-  readonly jwtSecret: string;
+  /**
+   * Where the HS256 secret comes from: the value itself (the local stage and tests), or the
+   * name of an SSM Parameter Store SecureString read at run time (deployed stages), so the
+   * secret never sits in the template or the function's configuration.
+   */
+  readonly jwtSecret: { readonly value: string } | { readonly parameter: string };
   /** Set only against local emulators (s3rver, dynalite); absent on AWS. */
   readonly s3Endpoint: string | undefined;
   readonly dynamodbEndpoint: string | undefined;
@@ -45,10 +50,23 @@ function integer(env: Env, name: string, min: number, max: number): number {
   return value;
 }
 
+/** HS256 with a short secret is brute-forceable offline from any token. */
+export function checkJwtSecret(secret: string, source: string): string {
+  if (Buffer.byteLength(secret) < 32) throw new Error(`${source} must be at least 32 bytes`);
+  return secret;
+}
+
+function jwtSecretSource(env: Env): Config['jwtSecret'] {
+  const value = optional(env, 'JWT_SECRET');
+  const parameter = optional(env, 'JWT_SECRET_PARAMETER');
+  if (Boolean(value) === Boolean(parameter)) {
+    throw new Error('Set exactly one of JWT_SECRET and JWT_SECRET_PARAMETER');
+  }
+  return value ? { value: checkJwtSecret(value, 'JWT_SECRET') } : { parameter: parameter! };
+}
+
 export function loadConfig(env: Env): Config {
-  const jwtSecret = required(env, 'JWT_SECRET');
-  // HS256 with a short secret is brute-forceable offline from any token.
-  if (Buffer.byteLength(jwtSecret) < 32) throw new Error('JWT_SECRET must be at least 32 bytes');
+  const jwtSecret = jwtSecretSource(env);
   return Object.freeze({
     filesTable: required(env, 'FILES_TABLE'),
     membersTable: required(env, 'MEMBERS_TABLE'),

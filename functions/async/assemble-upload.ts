@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { AssemblyJob } from '../../lib/domain/ports';
 import { runAssembly } from '../../lib/domain/uploads';
 import { logger } from '../../lib/logger';
-import { services } from '../../lib/services';
+import { services } from '../../lib/services/storage';
 
 /**
  * Invoked asynchronously for uploads too large to assemble within the completing request.

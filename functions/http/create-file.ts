@@ -6,7 +6,7 @@ import { query, type HttpEvent } from '../../lib/http/request';
 import { json } from '../../lib/http/responses';
 import { httpRoute } from '../../lib/http/route';
 import { readUploadBody } from '../../lib/http/upload-body';
-import { services } from '../../lib/services';
+import { services } from '../../lib/services/storage';
 
 /** POST /companies/{company_id}/files: a new file, with its first upload if data is sent. */
 export const handler = httpRoute(async (event: HttpEvent, context: Context) => {

@@ -4,7 +4,7 @@ import { authenticate } from '../../lib/http/auth';
 import { fileRoute, query, type HttpEvent } from '../../lib/http/request';
 import { json, noContent } from '../../lib/http/responses';
 import { httpRoute } from '../../lib/http/route';
-import { services } from '../../lib/services';
+import { services } from '../../lib/services/records';
 
 /**
  * GET /companies/{company_id}/files/{file_id}: the file's metadata as `{resource}`. With

@@ -3,7 +3,7 @@ import { authenticate } from '../../lib/http/auth';
 import { fileRoute, isOff, query, type HttpEvent } from '../../lib/http/request';
 import { json, redirect } from '../../lib/http/responses';
 import { httpRoute } from '../../lib/http/route';
-import { services } from '../../lib/services';
+import { services } from '../../lib/services/storage';
 
 /**
  * GET /companies/{company_id}/files/{file_id}/thumbnails/{index}: 302 to the presigned

@@ -6,7 +6,7 @@ import { fileRoute, query, type HttpEvent } from '../../lib/http/request';
 import { json } from '../../lib/http/responses';
 import { httpRoute } from '../../lib/http/route';
 import { readUploadBody } from '../../lib/http/upload-body';
-import { services } from '../../lib/services';
+import { services } from '../../lib/services/full';
 
 /** POST /companies/{company_id}/files/{file_id}: upload into the file, or overwrite it (apps). */
 export const handler = httpRoute(async (event: HttpEvent, context: Context) => {

@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { config } from '../../lib/config';
 import { sweep, type SweepReport } from '../../lib/domain/sweeper';
 import { logger } from '../../lib/logger';
-import { services } from '../../lib/services';
+import { services } from '../../lib/services/full';
 
 /**
  * Scheduled (hourly) and on demand (`npm run sweep`). An on-demand event may narrow the

@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { S3Event } from 'aws-lambda';
 import { contentRefOf, makeThumbnails } from '../../lib/domain/thumbnails';
 import { logger } from '../../lib/logger';
-import { services } from '../../lib/services';
+import { services } from '../../lib/services/storage';
 import { thumbnailer } from '../../lib/thumbnails';
 
 /**

@@ -1,7 +1,7 @@
 import { forbidden, notFound } from './errors';
 import type { FileRecord } from './file';
 import { checkCompanyId, checkFileId } from './ids';
-import type { Services } from './ports';
+import type { RecordServices } from './ports';
 import type { Principal, Role } from './principal';
 
 /** A request about one file, as the route gives it: ids are checked before any lookup. */
@@ -12,7 +12,7 @@ export interface FileRef {
 }
 
 export async function requireRole(
-  s: Services,
+  s: RecordServices,
   principal: Principal,
   companyId: string,
 ): Promise<Role> {
@@ -23,7 +23,7 @@ export async function requireRole(
 
 /** The file, for a member of its company; a file being deleted is already gone. */
 export async function openFile(
-  s: Services,
+  s: RecordServices,
   ref: FileRef,
 ): Promise<{ record: FileRecord; role: Role }> {
   const companyId = checkCompanyId(ref.companyId);

@@ -14,7 +14,7 @@ import { checkCompanyId, checkFileId, keys, newFileId, newRevision } from './ids
 import { checkRequestData, nameAndMime, type IncomingData } from './incoming';
 import type { Principal } from './principal';
 import { awaitThumbnails, initialThumbnails } from './thumbnails';
-import type { Services } from './ports';
+import type { RecordServices, Services, StorageServices } from './ports';
 import {
   abandonUpload,
   declaredFor,
@@ -50,7 +50,7 @@ function declaredFrom(params: UploadParams): Declared | undefined {
 
 /** A whole file in one request: written straight to its final key as a new revision. */
 async function storeWhole(
-  s: Services,
+  s: StorageServices,
   record: Pick<FileRecord, 'company_id' | 'id' | 'declared' | 'content'>,
   params: UploadParams,
   data: IncomingData,
@@ -81,13 +81,17 @@ async function storeWhole(
  * The reply of an upload request: with `thumbnail_sync`, the request that completed the
  * content waits for its thumbnails (a chunk that leaves the upload incomplete never does).
  */
-async function reply(s: Services, request: UploadRequest, record: FileRecord): Promise<PublicFile> {
+async function reply(
+  s: RecordServices,
+  request: UploadRequest,
+  record: FileRecord,
+): Promise<PublicFile> {
   const wait = request.params.thumbnailSync && !record.upload;
   return toPublicFile(wait ? await awaitThumbnails(s, record, request.budgetMs) : record);
 }
 
 export async function createFile(
-  s: Services,
+  s: StorageServices,
   request: UploadRequest & { companyId: string | undefined },
 ): Promise<PublicFile> {
   const companyId = checkCompanyId(request.companyId);
@@ -145,14 +149,14 @@ export async function uploadToFile(
   return reply(s, request, updated);
 }
 
-export async function getFile(s: Services, ref: FileRef): Promise<PublicFile> {
+export async function getFile(s: RecordServices, ref: FileRef): Promise<PublicFile> {
   const { record } = await openFile(s, ref);
   return toPublicFile(record);
 }
 
 /** resumable.js's chunk test: the resource if chunk n is stored, undefined if not. */
 export async function testChunk(
-  s: Services,
+  s: RecordServices,
   ref: FileRef & { chunkNumber: number },
 ): Promise<PublicFile | undefined> {
   const { record } = await openFile(s, ref);
@@ -163,7 +167,7 @@ export async function testChunk(
 }
 
 export async function downloadLink(
-  s: Services,
+  s: StorageServices,
   ref: FileRef,
 ): Promise<{ url: string; expires_at: number }> {
   const { record } = await openFile(s, ref);
@@ -180,7 +184,7 @@ export async function downloadLink(
 
 /** A thumbnail's presigned URL; the index must be a whole number naming an existing one. */
 export async function thumbnailLink(
-  s: Services,
+  s: StorageServices,
   ref: FileRef & { index: string | undefined },
 ): Promise<{ url: string; expires_at: number; max_age: number }> {
   const { record } = await openFile(s, ref);
@@ -204,7 +208,7 @@ export async function thumbnailLink(
  * revision and upload removed, then the record. Each step can be repeated, so a delete that
  * failed half-way is finished by asking again.
  */
-export async function deleteFile(s: Services, ref: FileRef): Promise<void> {
+export async function deleteFile(s: StorageServices, ref: FileRef): Promise<void> {
   const companyId = checkCompanyId(ref.companyId);
   const fileId = checkFileId(ref.fileId);
   const role = await requireRole(s, ref.principal, companyId);
@@ -219,7 +223,11 @@ export async function deleteFile(s: Services, ref: FileRef): Promise<void> {
 }
 
 /** Removes a file whole: record marked, upload ended, every object, then the record. */
-export async function purgeFile(s: Services, companyId: string, fileId: string): Promise<boolean> {
+export async function purgeFile(
+  s: StorageServices,
+  companyId: string,
+  fileId: string,
+): Promise<boolean> {
   // The record as marked, so an upload that started meanwhile is ended too.
   const marked = await s.records.markDeleting(companyId, fileId);
   if (!marked) return false;

@@ -224,3 +224,11 @@ export interface Services {
   warn: (message: string, detail: Record<string, unknown>) => void;
   downloadUrlTtlSeconds: number;
 }
+
+/**
+ * What a function can reach, by the AWS clients it bundles and its IAM role allows: records
+ * alone (DynamoDB), records and storage (plus S3), or everything (plus Lambda, to hand an
+ * upload to the asynchronous assembler). Each domain operation asks for the least it needs.
+ */
+export type RecordServices = Omit<Services, 'blobs' | 'assemblies'>;
+export type StorageServices = Omit<Services, 'assemblies'>;

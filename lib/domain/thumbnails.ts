@@ -1,6 +1,6 @@
 import type { Content, FileRecord, Thumbnail, ThumbnailsStatus } from './file';
 import { keys, revisionTime } from './ids';
-import type { Services, Thumbnailer } from './ports';
+import type { RecordServices, StorageServices, Thumbnailer } from './ports';
 
 /** Lambda runs an S3-triggered function up to 3 times: the third run gives up at once. */
 const MAX_ATTEMPTS = 2;
@@ -25,7 +25,7 @@ export interface ContentRef {
 
 /** Thumbnail status of new content: awaited if it may have previews, else done at once. */
 export function initialThumbnails(
-  s: Services,
+  s: RecordServices,
   file: { mime: string; name: string; size: number },
 ): Pick<Content, 'thumbnails_status' | 'thumbnails'> {
   return {
@@ -49,7 +49,7 @@ export function contentRefOf(key: string): ContentRef | undefined {
  * so a twin run can never add a second set.
  */
 export async function makeThumbnails(
-  s: Services,
+  s: StorageServices,
   thumbnailer: Thumbnailer,
   ref: ContentRef,
 ): Promise<ThumbnailsStatus | undefined> {
@@ -85,7 +85,7 @@ export async function makeThumbnails(
 
 /** Renders (or gives up) and records the outcome, under the attempt's lease. */
 async function settle(
-  s: Services,
+  s: StorageServices,
   thumbnailer: Thumbnailer,
   record: FileRecord,
   content: Content,
@@ -119,7 +119,7 @@ async function settle(
  * points at them, so the event usually arrives a few milliseconds before the revision
  * becomes current: wait that long, not for revisions that were replaced or never completed.
  */
-async function currentRecord(s: Services, ref: ContentRef): Promise<FileRecord | undefined> {
+async function currentRecord(s: RecordServices, ref: ContentRef): Promise<FileRecord | undefined> {
   const deadline = s.now() + REVISION_WAIT_MS;
   for (;;) {
     // A file created with its data has no record at all until just after its bytes.
@@ -140,7 +140,7 @@ async function currentRecord(s: Services, ref: ContentRef): Promise<FileRecord |
 }
 
 async function render(
-  s: Services,
+  s: StorageServices,
   thumbnailer: Thumbnailer,
   record: FileRecord,
   content: Content,
@@ -181,7 +181,7 @@ async function render(
  * as it is.
  */
 export async function awaitThumbnails(
-  s: Services,
+  s: RecordServices,
   record: FileRecord,
   budgetMs: number,
 ): Promise<FileRecord> {

@@ -17,7 +17,7 @@ import {
   nameAndMime,
   type IncomingData,
 } from './incoming';
-import type { AssemblyJob, Services } from './ports';
+import type { AssemblyJob, RecordServices, Services, StorageServices } from './ports';
 import type { Principal } from './principal';
 import { inParallel } from '../parallel';
 import { initialThumbnails } from './thumbnails';
@@ -63,10 +63,10 @@ export function declaredFor(record: Partial<FileRecord>) {
   return record.content ? undefined : record.declared;
 }
 
-const fileTooLarge = (s: Services, bytes: number) =>
+const fileTooLarge = (s: RecordServices, bytes: number) =>
   tooLarge(`Files are limited to ${s.limits.maxFileBytes} bytes; this one has ${bytes}`);
 
-function checkFileSize(s: Services, bytes: number): void {
+function checkFileSize(s: RecordServices, bytes: number): void {
   if (bytes > s.limits.maxFileBytes) throw fileTooLarge(s, bytes);
 }
 
@@ -89,7 +89,7 @@ function expectedChunkBytes(totalSize: number, totalChunks: number, request: Chu
 
 /** A new upload, with its multipart upload started in S3. */
 async function newUpload(
-  s: Services,
+  s: StorageServices,
   record: Pick<FileRecord, 'company_id' | 'id' | 'declared' | 'content'>,
   request: ChunkRequest,
   totalChunks: number,
@@ -119,14 +119,14 @@ async function newUpload(
 }
 
 /** Best effort: the bucket's lifecycle rule aborts what this leaves. */
-const abortQuietly = (s: Services, key: string, uploadId: string) =>
+const abortQuietly = (s: StorageServices, key: string, uploadId: string) =>
   bestEffort(s, 'could not abort a multipart upload', { key }, () =>
     s.blobs.abortMultipart(key, uploadId),
   );
 
 /** Ends what an upload holds in S3: its multipart upload and its chunks. */
 async function discard(
-  s: Services,
+  s: StorageServices,
   record: Pick<FileRecord, 'company_id' | 'id'>,
   upload: PendingUpload,
 ): Promise<void> {
@@ -156,7 +156,7 @@ function checkSameUpload(upload: PendingUpload, params: UploadParams, totalChunk
 
 /** The first chunk of a file created by the same request: one write makes both. */
 export async function firstChunkOfNewFile(
-  s: Services,
+  s: StorageServices,
   record: FileRecord,
   request: ChunkRequest,
 ): Promise<FileRecord> {
@@ -181,7 +181,7 @@ export async function firstChunkOfNewFile(
 
 /** The upload in progress, or a new one (which replaces one too old to complete). */
 async function joinOrStart(
-  s: Services,
+  s: StorageServices,
   record: FileRecord,
   request: ChunkRequest,
   totalChunks: number,
@@ -278,7 +278,7 @@ const bytesOf = (chunks: StoredChunk[]) => chunks.reduce((sum, chunk) => sum + c
  * failure here costs time, never data.
  */
 async function uploadPartIfReady(
-  s: Services,
+  s: StorageServices,
   record: FileRecord,
   chunkNumber: number,
   bytes: Uint8Array,
@@ -334,7 +334,7 @@ async function moveOn(
 
 /** The recorded chunks, checked to be in storage as recorded. */
 async function storedChunks(
-  s: Services,
+  s: StorageServices,
   record: FileRecord,
   upload: PendingUpload,
 ): Promise<StoredChunk[] | undefined> {
@@ -367,7 +367,7 @@ function assemblyPlan(upload: PendingUpload, chunks: StoredChunk[]) {
 
 /** An upload that can never complete as sent is dropped, so the client can start again. */
 async function refuse(
-  s: Services,
+  s: StorageServices,
   record: FileRecord,
   upload: PendingUpload,
   error: DomainError,
@@ -436,7 +436,7 @@ async function completeUpload(
  * The asynchronous assembler's entry point. It works under the claim handed over with the
  * job; when Lambda retries it after a failure (which gave the claim back) it claims anew.
  */
-export async function runAssembly(s: Services, job: AssemblyJob): Promise<void> {
+export async function runAssembly(s: StorageServices, job: AssemblyJob): Promise<void> {
   const record = await s.records.get(job.company_id, job.file_id);
   const upload = record?.upload;
   if (!record || record.deleting || upload?.revision !== job.revision) return;
@@ -460,7 +460,7 @@ export async function runAssembly(s: Services, job: AssemblyJob): Promise<void> 
 
 /** Uploads the parts still missing and completes the multipart upload. */
 async function writeData(
-  s: Services,
+  s: StorageServices,
   record: FileRecord,
   upload: PendingUpload,
   chunks: StoredChunk[],
@@ -489,7 +489,7 @@ async function writeData(
 }
 
 async function assemble(
-  s: Services,
+  s: StorageServices,
   record: FileRecord,
   upload: PendingUpload,
   claim: number,
@@ -532,7 +532,7 @@ async function assemble(
  * Old revisions are removed once the new one is current. A failure here leaves only stray
  * objects under the file's prefix, which delete removes with everything else.
  */
-export async function dropRevision(s: Services, record: FileRecord, revision: string) {
+export async function dropRevision(s: StorageServices, record: FileRecord, revision: string) {
   await bestEffort(s, 'could not remove a replaced revision', { fileId: record.id, revision }, () =>
     s.blobs.deletePrefix(keys.revisionPrefix(record.company_id, record.id, revision)),
   );
@@ -545,14 +545,14 @@ export async function resumeUpload(s: Services, record: FileRecord): Promise<Fil
 }
 
 /** Drops an upload that will never complete, keeping the file's current content. */
-export async function cancelUpload(s: Services, record: FileRecord): Promise<void> {
+export async function cancelUpload(s: StorageServices, record: FileRecord): Promise<void> {
   if (!record.upload) return;
   await s.records.cancelUpload(record.company_id, record.id, record.upload.revision);
   await discard(s, record, record.upload);
 }
 
 /** Ends the multipart upload of an upload that will never complete (file deleted). */
-export async function abandonUpload(s: Services, record: FileRecord): Promise<void> {
+export async function abandonUpload(s: StorageServices, record: FileRecord): Promise<void> {
   if (record.upload) await discard(s, record, record.upload);
 }
 
@@ -560,7 +560,7 @@ export async function abandonUpload(s: Services, record: FileRecord): Promise<vo
  * A user re-sending a chunk of the upload that just completed (its reply was lost): the
  * same totals, within minutes. Harmless, so answered rather than refused.
  */
-export function isLateRetry(s: Services, record: FileRecord, params: UploadParams): boolean {
+export function isLateRetry(s: RecordServices, record: FileRecord, params: UploadParams): boolean {
   const { content } = record;
   if (!content?.completed_at || record.upload || params.chunkNumber === undefined) return false;
   const sameTotals =
@@ -570,7 +570,7 @@ export function isLateRetry(s: Services, record: FileRecord, params: UploadParam
 }
 
 async function bestEffort(
-  s: Services,
+  s: RecordServices,
   message: string,
   detail: Record<string, unknown>,
   work: () => Promise<void>,

@@ -1,10 +1,27 @@
+import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
-import { config } from '../config';
+import { checkJwtSecret, config } from '../config';
 import { unauthorized } from '../domain/errors';
 import type { Principal } from '../domain/principal';
 import type { HttpEvent } from './request';
 
-const secret = new TextEncoder().encode(config.jwtSecret);
+const encode = (secret: string) => new TextEncoder().encode(secret);
+const fixedKey = 'value' in config.jwtSecret ? encode(config.jwtSecret.value) : undefined;
+
+/** A rotated secret reaches every warm container within this time. */
+const SECRET_MAX_AGE_SECONDS = 300;
+
+/** The HS256 key: from the environment, or from SSM (decrypted, cached by Powertools). */
+async function signingKey(): Promise<Uint8Array> {
+  if (fixedKey) return fixedKey;
+  const { parameter } = config.jwtSecret as { parameter: string };
+  const secret = await getParameter(parameter, {
+    decrypt: true,
+    maxAge: SECRET_MAX_AGE_SECONDS,
+  });
+  if (!secret) throw new Error(`SSM parameter ${parameter} is empty`);
+  return encode(checkJwtSecret(secret, `SSM parameter ${parameter}`));
+}
 
 function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
@@ -12,8 +29,10 @@ function bearerToken(header: string | undefined): string | undefined {
 }
 
 async function verify(token: string): Promise<JWTPayload> {
+  // Outside the try: a secret that cannot be read is the service's fault (500), not the token's.
+  const key = await signingKey();
   try {
-    const { payload } = await jwtVerify(token, secret, {
+    const { payload } = await jwtVerify(token, key, {
       algorithms: ['HS256'],
       requiredClaims: ['exp', 'sub'],
     });

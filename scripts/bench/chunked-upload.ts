@@ -151,7 +151,7 @@ async function main(): Promise<void> {
       });
     await sendBig(total);
     await sendChunks(bigUpload, bigChunks.map((_, i) => i + 1).slice(0, -2), 4);
-    const { services } = await import('../../lib/services');
+    const { services } = await import('../../lib/services/full');
     const { uploadToFile } = await import('../../lib/domain/files');
     const jobs: unknown[] = [];
     services.assemblies = { enqueue: async (job) => void jobs.push(job) };

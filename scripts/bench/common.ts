@@ -38,6 +38,8 @@ export async function runHandlerAlone(entry: string, event: unknown): Promise<Ha
     platform: 'node',
     target: 'node24',
     format: 'cjs',
+    // As serverless.yml's custom.esbuild bundles the functions.
+    mainFields: ['module', 'main'],
     outfile: bundle,
     external: ['sharp', 'pdf-to-img', '@ffmpeg-installer/ffmpeg'],
     logLevel: 'error',

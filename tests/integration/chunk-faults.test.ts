@@ -99,7 +99,7 @@ test('the asynchronous assembler can run again after a failure, and twice is har
   const parts = faultOn(s3, UploadPartCommand, { failAll: () => failing });
   for (const n of [1, 2]) await sendChunk(other, n);
   // Hand-off as above 64 MiB: the completing request claims, the async function assembles.
-  const { services } = await import('../../lib/services');
+  const { services } = await import('../../lib/services/full');
   const limits = services.limits;
   services.limits = { ...limits, syncAssemblyMaxBytes: 0 };
   const enqueued: unknown[] = [];

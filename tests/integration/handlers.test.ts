@@ -4,12 +4,14 @@ import { handler as createFile } from '../../functions/http/create-file';
 import { handler as deleteFile } from '../../functions/http/delete-file';
 import { handler as downloadFile } from '../../functions/http/download-file';
 import { handler as getFile } from '../../functions/http/get-file';
+import { handler as getThumbnail } from '../../functions/http/get-thumbnail';
 import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { binaryBytes } from '../helpers/api';
 import { fileIdsOf, fileItem, objectKeys } from '../helpers/aws';
 import { type HandlerResult, httpEvent, invoke, octetStream } from '../helpers/events';
 import { afterFirst, faultOn } from '../helpers/faults';
 import { createEmptyFile } from '../helpers/handlers';
+import { image } from '../helpers/media';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
 type Result = HandlerResult;
@@ -25,7 +27,7 @@ afterEach(() => jest.restoreAllMocks());
 const body = <T = Record<string, unknown>>(result: Result) => JSON.parse(result.body) as T;
 
 describe('the sample events in events/http drive each handler against the emulators', () => {
-  test('create, upload, get, download, delete', async () => {
+  test('create, upload, get, download, thumbnail, delete', async () => {
     const created = await invoke(
       createFile,
       httpEvent('create-file', { token, companyId: company }),
@@ -59,7 +61,29 @@ describe('the sample events in events/http drive each handler against the emulat
     const object = await fetch(String(link.headers?.['location']));
     expect(await object.text()).toBe('hello, files\n');
 
-    for (const id of [resource.id, emptyId]) {
+    // An image, waited for with thumbnail_sync=1: the stack's thumbnailer makes its preview.
+    const picture = await invoke(
+      createFile,
+      httpEvent('create-file', {
+        token,
+        companyId: company,
+        query: { filename: 'picture.png', thumbnail_sync: '1' },
+        body: octetStream(await image.png(800, 600)),
+      }),
+    );
+    expect(picture.statusCode).toBe(200);
+    const pictured = body<{ resource: { id: string; thumbnails: unknown[] } }>(picture).resource;
+    expect(pictured.thumbnails).toHaveLength(1);
+    const thumbnail = await invoke(
+      getThumbnail,
+      httpEvent('get-thumbnail', { token, companyId: company, fileId: pictured.id }),
+    );
+    expect(thumbnail.statusCode).toBe(302);
+    const preview = await fetch(String(thumbnail.headers?.['location']));
+    expect(preview.headers.get('content-type')).toBe('image/webp');
+    expect((await preview.arrayBuffer()).byteLength).toBeGreaterThan(0);
+
+    for (const id of [resource.id, emptyId, pictured.id]) {
       const removed = await invoke(
         deleteFile,
         httpEvent('delete-file', { token, companyId: company, fileId: id }),

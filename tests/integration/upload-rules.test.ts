@@ -133,7 +133,7 @@ test('chunks far from the size the upload expected are regrouped into bounded pa
 });
 
 test('an upload older than UPLOAD_MAX_AGE_SECONDS is replaced by a new one', async () => {
-  const { services } = await import('../../lib/services');
+  const { services } = await import('../../lib/services/full');
   const limits = services.limits;
   const fileId = await newFile();
   await chunk(fileId, user, { chunk_number: '1', total_chunks: '3' }, binaryBytes(4 * MiB, 12));

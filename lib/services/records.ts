@@ -1,17 +1,17 @@
-import { assemblies } from './aws/lambda';
-import { blobs } from './aws/s3';
-import { fileRecords, memberships } from './aws/dynamodb';
-import { config } from './config';
-import type { Services } from './domain/ports';
-import { logger } from './logger';
-import { mayPreview } from './thumbnails/kinds';
+import { fileRecords, memberships } from '../aws/dynamodb';
+import { config } from '../config';
+import type { RecordServices } from '../domain/ports';
+import { logger } from '../logger';
+import { mayPreview } from '../thumbnails/kinds';
 
-/** The domain's ports, implemented by the AWS adapters. */
-export const services: Services = {
+/**
+ * The domain's ports over DynamoDB alone. A function imports the narrowest of
+ * `services/records`, `services/storage` and `services/full` that its operations accept, so
+ * its bundle holds only the SDK clients it uses (and its IAM role allows).
+ */
+export const services: RecordServices = {
   records: fileRecords,
   members: memberships,
-  blobs,
-  assemblies,
   previews: {
     mayPreview: (mime, name, size) => mayPreview(mime, name, size, config.thumbnailMaxBytes),
     maxBytes: config.thumbnailMaxBytes,

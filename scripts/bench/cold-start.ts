@@ -1,0 +1,151 @@
+/**
+ * npm run bench:cold-start — each function as deployed: the size of its zip (from `osls
+ * package` for a production stage, built offline) and the time to load its bundle in a fresh
+ * Node process, a proxy for the module-load part of a Lambda cold start. Next to it, in the
+ * same run: a bare `node -e 0`. Medians of several interleaved rounds, with min and max.
+ *
+ * Each bundle loads with the environment its function gets in the template; the thumbnailer's
+ * externals (sharp, pdf.js, ffmpeg: the layer on AWS) resolve from node_modules.
+ *
+ * Figures go to stdout as a Markdown table and to bench/results/cold-start.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import JSZip from 'jszip';
+import { packageService } from '../deploy/package-service';
+import { report, root, round, stats } from './common';
+
+const ROUNDS = 9;
+const ZIP_TARGET_KIB = 1024;
+const LOAD_TARGET_MS = 150;
+
+/** Wall time of one fresh `node` running `args`, in ms. */
+function timeNode(args: string[], env: NodeJS.ProcessEnv): number {
+  const started = performance.now();
+  execFileSync(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  return performance.now() - started;
+}
+
+export interface ColdStartFigures {
+  node_e_0_ms: { median: number; min: number; max: number };
+  functions: Record<
+    string,
+    {
+      http: boolean;
+      zip_kib: number;
+      process_ms: { median: number; min: number; max: number };
+      load_above_node_ms: number;
+    }
+  >;
+}
+
+/** Packages the service and measures every function; leaves nothing behind. */
+export async function measureColdStarts(): Promise<ColdStartFigures> {
+  const work = await mkdtemp(path.join(tmpdir(), 'serverless-files-cold-start-'));
+  try {
+    const packaged = path.join(work, 'package');
+    const template = await packageService('prod', packaged);
+    // <Name>LambdaFunction, and <Name>LambdaPermissionHttpApi when API Gateway invokes it.
+    const functions = Object.entries(template.Resources)
+      .filter(
+        ([id, resource]) => resource.Type === 'AWS::Lambda::Function' && !id.startsWith('Custom'),
+      )
+      .map(([id, resource]) => {
+        const base = id.replace(/LambdaFunction$/, '');
+        const properties = resource.Properties as {
+          Handler: string;
+          Environment: { Variables: Record<string, string> };
+        };
+        return {
+          name: `${base[0]!.toLowerCase()}${base.slice(1)}`,
+          handler: properties.Handler,
+          http: `${base}LambdaPermissionHttpApi` in template.Resources,
+          environment: properties.Environment.Variables,
+        };
+      });
+
+    const bundles = await Promise.all(
+      functions.map(async (fn) => {
+        const zipPath = path.join(packaged, `${fn.name}.zip`);
+        const zip = await JSZip.loadAsync(await readFile(zipPath));
+        const dir = path.join(work, fn.name);
+        for (const [name, entry] of Object.entries(zip.files)) {
+          if (entry.dir) continue;
+          await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+          await writeFile(path.join(dir, name), await entry.async('nodebuffer'));
+        }
+        const file = path.join(dir, `${fn.handler.replace(/\.[^.]+$/, '')}.js`);
+        return { ...fn, file, zipKiB: (await stat(zipPath)).size / 1024 };
+      }),
+    );
+
+    const bare = { PATH: process.env['PATH'] };
+    const nodeTimes: number[] = [];
+    const loadTimes = new Map<string, number[]>(bundles.map((b) => [b.name, []]));
+    for (let i = 0; i < ROUNDS; i++) {
+      nodeTimes.push(timeNode(['-e', '0'], bare));
+      for (const bundle of bundles) {
+        const env = {
+          ...bare,
+          ...bundle.environment,
+          AWS_REGION: 'eu-west-1',
+          NODE_PATH: path.join(root, 'node_modules'),
+        };
+        loadTimes
+          .get(bundle.name)!
+          .push(timeNode(['-e', `require(${JSON.stringify(bundle.file)})`], env));
+      }
+    }
+    const node = stats(nodeTimes, 1);
+    return {
+      node_e_0_ms: node,
+      functions: Object.fromEntries(
+        bundles.map((bundle) => {
+          const process_ms = stats(loadTimes.get(bundle.name)!, 1);
+          return [
+            bundle.name,
+            {
+              http: bundle.http,
+              zip_kib: round(bundle.zipKiB),
+              process_ms,
+              load_above_node_ms: round(process_ms.median - node.median, 1),
+            },
+          ];
+        }),
+      ),
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** The Markdown rows of the figures, with the targets. */
+export function coldStartTable(figures: ColdStartFigures): string[] {
+  const { node_e_0_ms: node } = figures;
+  return [
+    `| function | zip | \`node\` loading the bundle | \`node -e 0\` (same run) | load above bare node | targets |`,
+    '|---|---|---|---|---|---|',
+    ...Object.entries(figures.functions).map(
+      ([name, fn]) =>
+        `| ${name}${fn.http ? ' (HTTP)' : ''} | ${fn.zip_kib} KiB | ${fn.process_ms.median} ms (${fn.process_ms.min}-${fn.process_ms.max}) | ${node.median} ms (${node.min}-${node.max}) | ${fn.load_above_node_ms} ms | ${fn.http ? `zip < ${ZIP_TARGET_KIB} KiB, ` : ''}load < ${LOAD_TARGET_MS} ms |`,
+    ),
+  ];
+}
+
+async function main(): Promise<void> {
+  const figures = await measureColdStarts();
+  await report('cold-start', coldStartTable(figures), {
+    rounds: ROUNDS,
+    targets: { http_zip_kib: ZIP_TARGET_KIB, load_above_node_ms: LOAD_TARGET_MS },
+    ...figures,
+  });
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}
