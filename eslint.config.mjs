@@ -6,7 +6,7 @@ export default tseslint.config(
     ignores: [
       'node_modules/',
       '.esbuild/',
-      '.esbuild-package/',
+      '.esbuild-*/',
       '.serverless/',
       '.local-data/',
       'coverage/',

@@ -2,9 +2,10 @@
  * npm run build:layers [-- --arch arm64|x64] — installs the thumbnailer's native and heavy
  * dependencies (layers/previewers/nodejs/package.json: sharp, pdf-to-img, ffmpeg) for Lambda's
  * Linux and the functions' architecture into layers/previewers/nodejs/node_modules, which
- * `osls package`/`deploy` zips into the `previewers` layer. npm picks the platform packages
- * (@img/sharp-linux-arm64, @napi-rs/canvas-linux-arm64-gnu, @ffmpeg-installer/linux-arm64)
- * from the registry; nothing is downloaded from elsewhere.
+ * `osls package`/`deploy` zips into the `previewers` layer. Versions are pinned by the layer's
+ * own package-lock.json (`npm ci`), which lists every platform's packages; npm picks those of
+ * Lambda's (@img/sharp-linux-arm64, @napi-rs/canvas-linux-arm64-gnu,
+ * @ffmpeg-installer/linux-arm64) from the registry; nothing is downloaded from elsewhere.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
@@ -20,14 +21,13 @@ rmSync(path.join(layer, 'node_modules'), { recursive: true, force: true });
 execFileSync(
   'npm',
   [
-    'install',
+    'ci',
     '--prefix',
     layer,
     '--os=linux',
     `--cpu=${arch}`,
     '--libc=glibc',
     '--omit=dev',
-    '--no-package-lock',
     '--no-audit',
     '--no-fund',
   ],

@@ -75,7 +75,15 @@ class LocalStackPlugin {
       'before:offline:start:init': () => this.#start(),
       'before:offline:start:ready': () => this.#announce(),
       'before:offline:start:end': () => this.#shutdown(),
+      // `osls invoke local --stage local` runs one function against the running stack.
+      'before:invoke:local:loadEnvVars': async () => this.#useEmulators(),
     };
+  }
+
+  /** The emulators' credentials and region, for the functions this process runs. */
+  #useEmulators(): void {
+    if (this.#serverless.service.provider.stage !== 'local') return;
+    Object.assign(process.env, EMULATOR_CREDENTIALS, { AWS_REGION: this.#settings.region });
   }
 
   get #settings() {
@@ -97,7 +105,7 @@ class LocalStackPlugin {
       throw new Error('serverless offline runs the local stage only: use --stage local');
     }
     // Offline copies AWS_* variables into every function's environment.
-    Object.assign(process.env, EMULATOR_CREDENTIALS, { AWS_REGION: this.#settings.region });
+    this.#useEmulators();
     // Offline runs asynchronous invocations (S3 events, the assembler) in this process without
     // awaiting them: a failing one would end the whole stack. On AWS it is logged (and
     // retried by Lambda); here it is logged.

@@ -131,6 +131,24 @@ describe('functions', () => {
     expect(layer['CompatibleRuntimes']).toEqual(['nodejs24.x']);
   });
 
+  test('the layer is pinned by its lock file, never carries the AWS SDK, and has arm64 natives', async () => {
+    const lock = JSON.parse(
+      await readFile(
+        path.resolve(__dirname, '../../layers/previewers/nodejs/package-lock.json'),
+        'utf8',
+      ),
+    ) as { packages: Record<string, unknown> };
+    const packages = Object.keys(lock.packages).filter(Boolean);
+    expect(packages.filter((name) => /node_modules\/@(aws-sdk|smithy)\//.test(name))).toEqual([]);
+    expect(packages).toEqual(
+      expect.arrayContaining([
+        'node_modules/@img/sharp-linux-arm64',
+        'node_modules/@napi-rs/canvas-linux-arm64-gnu',
+        'node_modules/@ffmpeg-installer/linux-arm64',
+      ]),
+    );
+  });
+
   test('the JWT secret is read from SSM at run time, never written in the template', () => {
     const text = JSON.stringify(template);
     expect(text).not.toContain('local-development-secret');

@@ -35,6 +35,17 @@ export async function fileItem(companyId: string, fileId: string) {
   return Item;
 }
 
+export async function memberItem(companyId: string, principal: string) {
+  const { Item } = await documents.send(
+    new GetCommand({
+      TableName: process.env['MEMBERS_TABLE'],
+      Key: { company_id: companyId, principal },
+      ConsistentRead: true,
+    }),
+  );
+  return Item;
+}
+
 export async function fileIdsOf(companyId: string): Promise<string[]> {
   const { Items } = await documents.send(
     new QueryCommand({

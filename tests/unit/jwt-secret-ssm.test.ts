@@ -1,41 +1,21 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
 import type { HttpEvent } from '../../lib/http/request';
+import { startFakeSsm, type SsmRequest } from '../helpers/fake-ssm';
 
-// Deployed stages read the JWT secret from an SSM SecureString at run time. No SSM emulator
-// runs here, so this test serves SSM's JSON protocol (GetParameter only) on 127.0.0.1 and
-// points the real SDK client at it with AWS_ENDPOINT_URL_SSM.
+// Deployed stages read the JWT secret from an SSM SecureString at run time, here served by a
+// GetParameter-only SSM on 127.0.0.1 that the real SDK client reaches.
 
 const PARAMETER = '/serverless-files/test/jwt-secret';
-let served = 'a-secret-held-in-ssm-parameter-store-0123456789';
-const requests: Array<{ target: string; body: { Name: string; WithDecryption?: boolean } }> = [];
-let server: Server;
+const SECRET = 'a-secret-held-in-ssm-parameter-store-0123456789';
+const parameters = new Map([[PARAMETER, SECRET]]);
+let ssm: Awaited<ReturnType<typeof startFakeSsm>>;
+let requests: SsmRequest[];
 
 beforeAll(async () => {
-  server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (piece: Buffer) => (body += piece.toString()));
-    request.on('end', () => {
-      const parsed = JSON.parse(body) as { Name: string; WithDecryption?: boolean };
-      requests.push({ target: String(request.headers['x-amz-target']), body: parsed });
-      response.setHeader('content-type', 'application/x-amz-json-1.1');
-      if (parsed.Name !== PARAMETER) {
-        response.statusCode = 400;
-        response.end(JSON.stringify({ __type: 'ParameterNotFound', message: parsed.Name }));
-        return;
-      }
-      response.end(
-        JSON.stringify({
-          Parameter: { Name: PARAMETER, Type: 'SecureString', Value: served, Version: 1 },
-        }),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  ssm = await startFakeSsm(parameters);
+  requests = ssm.requests;
   Object.assign(process.env, {
-    AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${port}`,
+    AWS_ENDPOINT_URL_SSM: ssm.endpoint,
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     JWT_SECRET_PARAMETER: PARAMETER,
@@ -44,7 +24,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await ssm.close();
 });
 
 beforeEach(() => {
@@ -67,7 +47,7 @@ const bearer = async (secret: string) => ({
 
 test('a token signed with the secret held in SSM is accepted; the secret is read decrypted, once', async () => {
   const { authenticate } = await loadAuth();
-  const request = (await bearer(served)) as unknown as HttpEvent;
+  const request = (await bearer(SECRET)) as unknown as HttpEvent;
   await expect(authenticate(request)).resolves.toEqual({ kind: 'user', userId: 'alice' });
   await expect(authenticate(request)).resolves.toEqual({ kind: 'user', userId: 'alice' });
   expect(requests).toEqual([
@@ -82,7 +62,7 @@ test('a token signed with any other secret is refused with 401', async () => {
 });
 
 test('a secret too short to be safe fails the request as the service fault it is, not a 401', async () => {
-  served = 'short';
+  parameters.set(PARAMETER, 'short');
   try {
     const { authenticate } = await loadAuth();
     const request = (await bearer('short')) as unknown as HttpEvent;
@@ -91,7 +71,7 @@ test('a secret too short to be safe fails the request as the service fault it is
     expect(error).not.toHaveProperty('kind');
     expect((error as Error).message).toContain(`SSM parameter ${PARAMETER} must be at least 32`);
   } finally {
-    served = 'a-secret-held-in-ssm-parameter-store-0123456789';
+    parameters.set(PARAMETER, SECRET);
   }
 });
 
