@@ -40,6 +40,7 @@ const FUNCTIONS = {
   downloadFile: 'http',
   getThumbnail: 'http',
   deleteFile: 'http',
+  health: 'http',
   makeThumbnails: 's3',
   sweep: 'schedule',
   assembleUpload: 'async',
@@ -114,6 +115,7 @@ describe('functions', () => {
       downloadFile: [256, 10],
       getThumbnail: [256, 10],
       deleteFile: [512, 29],
+      health: [256, 5],
       makeThumbnails: [2048, 60],
       sweep: [512, 900],
       assembleUpload: [1024, 900],
@@ -226,6 +228,7 @@ describe('least-privilege roles', () => {
       's3:AbortMultipartUpload': all,
       's3:ListBucket': [bucket],
     },
+    health: {},
     makeThumbnails: {
       'dynamodb:GetItem': [table('files')],
       'dynamodb:UpdateItem': [table('files')],
@@ -456,7 +459,7 @@ test('outputs: the API URL, the bucket, the tables and the secret parameter', ()
   expect(template.Outputs['FilesTableName']!.Value).toBe(`serverless-files-${STAGE}-files`);
 });
 
-test('the HTTP API has exactly the six routes of the Files service', () => {
+test('the HTTP API has exactly the six routes of the Files service and a health check', () => {
   const routes = Object.values(template.Resources)
     .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
     .map((r) => r.Properties['RouteKey'])
@@ -470,6 +473,7 @@ test('the HTTP API has exactly the six routes of the Files service', () => {
       `GET ${prefix}/{file_id}/thumbnails/{index}`,
       `POST ${prefix}`,
       `POST ${prefix}/{file_id}`,
+      'GET /internal/services/files/v1/health',
     ].sort(),
   );
 });

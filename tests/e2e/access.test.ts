@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { binaryBytes, call, filesUrl, multipart, sha256 } from '../helpers/api';
+import { API, binaryBytes, call, filesUrl, multipart, sha256 } from '../helpers/api';
 import { objectKeys } from '../helpers/aws';
 import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
 
@@ -84,6 +84,13 @@ describe('authentication through the API', () => {
       expect(response.body).toMatchObject({ statusCode: 403, error: 'Forbidden' });
     }
   });
+});
+
+test('the health check answers without a token and says nothing about any company', async () => {
+  const health = await call(`${API()}/health`);
+  expect(health.status).toBe(200);
+  expect(health.body).toEqual({ status: 'ok' });
+  expect(health.headers.get('cache-control')).toBe('no-store');
 });
 
 describe('company isolation', () => {
