@@ -61,16 +61,52 @@ async function* listAll(prefix: string): AsyncGenerator<ListObjectsV2CommandOutp
 }
 
 /**
- * A part's bytes: its chunks (at most 4 MiB each, so a part stays under 9 MiB) copied into
- * one buffer as they stream in, each checked against the size it was recorded with. A buffer,
- * not a stream: the SDK can then sign and retry the part, and memory stays bounded by the
- * parts in flight, never the file.
+ * Part buffers, reused. A fresh buffer per part let the process grow with the file: the
+ * allocator kept the freed ones (glibc raises its mmap threshold after the first large free,
+ * so later parts come from a heap it does not give back). Spares are kept for as many parts
+ * as are ever in flight at once, a few MiB each.
  */
-async function partBytes(
+const MiB = 1024 * 1024;
+const MAX_SPARE_BUFFERS = 4;
+const spareBuffers: Buffer[] = [];
+
+function takeBuffer(size: number): Buffer {
+  const fits = spareBuffers.findIndex((buffer) => buffer.length >= size);
+  if (fits >= 0) return spareBuffers.splice(fits, 1)[0]!;
+  return Buffer.allocUnsafeSlow(Math.ceil(size / MiB) * MiB);
+}
+
+function giveBack(buffer: Buffer): void {
+  spareBuffers.push(buffer);
+  spareBuffers.sort((a, b) => b.length - a.length);
+  spareBuffers.length = Math.min(spareBuffers.length, MAX_SPARE_BUFFERS);
+}
+
+/**
+ * A part's bytes: its chunks copied into one buffer as they stream in, each checked against
+ * the size it was recorded with. A buffer, not a stream: the SDK can then sign and retry the
+ * part, and memory stays bounded by the parts in flight, never the file. `use` gets the
+ * bytes; the buffer is reused once it returns.
+ */
+async function withPartBytes<T>(
+  chunks: StoredChunk[],
+  inMemory: ReadonlyMap<string, Uint8Array>,
+  use: (bytes: Buffer) => Promise<T>,
+): Promise<T> {
+  const size = chunks.reduce((sum, chunk) => sum + chunk.size, 0);
+  const buffer = takeBuffer(size);
+  try {
+    return await use(await fillPart(buffer.subarray(0, size), chunks, inMemory));
+  } finally {
+    giveBack(buffer);
+  }
+}
+
+async function fillPart(
+  part: Buffer,
   chunks: StoredChunk[],
   inMemory: ReadonlyMap<string, Uint8Array>,
 ): Promise<Buffer> {
-  const part = Buffer.allocUnsafe(chunks.reduce((sum, chunk) => sum + chunk.size, 0));
   let start = 0;
   const placed = chunks.map((chunk) => {
     const at = start;
@@ -141,14 +177,16 @@ export const blobs: BlobStore = {
   },
 
   async uploadPart(key, uploadId, part, chunks, inMemory = new Map()) {
-    const { ETag } = await client.send(
-      new UploadPartCommand({
-        Bucket: config.bucket,
-        Key: key,
-        UploadId: uploadId,
-        PartNumber: part,
-        Body: await partBytes(chunks, inMemory),
-      }),
+    const { ETag } = await withPartBytes(chunks, inMemory, (bytes) =>
+      client.send(
+        new UploadPartCommand({
+          Bucket: config.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: part,
+          Body: bytes,
+        }),
+      ),
     );
     if (!ETag) throw new Error(`S3 returned no ETag for part ${part} of ${key}`);
     return ETag;

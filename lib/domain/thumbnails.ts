@@ -9,7 +9,7 @@ const ATTEMPT_LEASE_MS = 90_000;
 /** `thumbnail_sync` waits this long at most (Twake's 10 seconds, truly). */
 const THUMBNAIL_WAIT_MS = 10_000;
 /** Polling of `thumbnail_sync`: consistent reads, so the reply follows the thumbnails closely. */
-const POLL_MS = 50;
+const POLL_MS = 20;
 /** What the waiting request keeps for itself after waiting: writing its reply. */
 const REPLY_MARGIN_MS = 1_500;
 /** How long an event may precede the record update that makes its revision current. */

@@ -41,7 +41,7 @@ export interface ChunkRequest {
 }
 
 /** Parts uploaded at once when completing: memory holds at most this many parts. */
-const PART_CONCURRENCY = 4;
+const PART_CONCURRENCY = 2;
 /** A completing request's claim: the upload functions time out after 29 s. */
 const REQUEST_CLAIM_MS = 60_000;
 /** A user's retry of a chunk this soon after completion is answered, not refused. */

@@ -1,3 +1,4 @@
+import { webcrypto } from 'node:crypto';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { checkJwtSecret, config } from '../config';
@@ -5,22 +6,38 @@ import { unauthorized } from '../domain/errors';
 import type { Principal } from '../domain/principal';
 import type { HttpEvent } from './request';
 
-const encode = (secret: string) => new TextEncoder().encode(secret);
-const fixedKey = 'value' in config.jwtSecret ? encode(config.jwtSecret.value) : undefined;
-
 /** A rotated secret reaches every warm container within this time. */
 const SECRET_MAX_AGE_SECONDS = 300;
 
+/**
+ * The secret as a WebCrypto HMAC key, imported once per secret value: given raw bytes, jose
+ * imports them again on every verification, which was the largest cost of a metadata read.
+ */
+let imported: { secret: string; key: Promise<webcrypto.CryptoKey> } | undefined;
+function hmacKey(secret: string): Promise<webcrypto.CryptoKey> {
+  if (imported?.secret !== secret) {
+    const key = webcrypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['verify'],
+    );
+    imported = { secret, key };
+  }
+  return imported.key;
+}
+
 /** The HS256 key: from the environment, or from SSM (decrypted, cached by Powertools). */
-async function signingKey(): Promise<Uint8Array> {
-  if (fixedKey) return fixedKey;
-  const { parameter } = config.jwtSecret as { parameter: string };
+async function signingKey(): Promise<webcrypto.CryptoKey> {
+  if ('value' in config.jwtSecret) return hmacKey(config.jwtSecret.value);
+  const { parameter } = config.jwtSecret;
   const secret = await getParameter(parameter, {
     decrypt: true,
     maxAge: SECRET_MAX_AGE_SECONDS,
   });
   if (!secret) throw new Error(`SSM parameter ${parameter} is empty`);
-  return encode(checkJwtSecret(secret, `SSM parameter ${parameter}`));
+  return hmacKey(checkJwtSecret(secret, `SSM parameter ${parameter}`));
 }
 
 function bearerToken(header: string | undefined): string | undefined {

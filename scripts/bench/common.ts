@@ -2,20 +2,82 @@ import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
+import type { StackInfo } from '../local/stack-file.mts';
 
 export const root = path.resolve(__dirname, '../..');
+export const MiB = 1024 * 1024;
 
 export const round = (value: number, digits = 0) => Math.round(value * 10 ** digits) / 10 ** digits;
 
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
 /** Median, min and max: these machines are noisy, one figure says little. */
-export function stats(values: number[], digits = 0) {
+export function stats(values: number[], digits = 0): Spread {
   const sorted = [...values].sort((a, b) => a - b);
   return {
     median: round(sorted[Math.floor(sorted.length / 2)] ?? 0, digits),
     min: round(sorted[0] ?? 0, digits),
     max: round(sorted[sorted.length - 1] ?? 0, digits),
   };
+}
+
+/** "12.3 ms (11.9-14)": a median with its range. */
+export const show = (spread: Spread, unit: string) =>
+  `${spread.median} ${unit} (${spread.min}-${spread.max})`;
+
+/** What every case gets: the stack under test, a company with a token, a raw S3 client. */
+export interface BenchContext {
+  stack: StackInfo;
+  company: string;
+  token: string;
+  /** The same S3 the service uses, for the raw baselines. */
+  s3: S3Client;
+}
+
+/** One row of the table, and its figures for bench/results/latest.json. */
+export interface CaseResult {
+  case: string;
+  service: string;
+  baseline: string;
+  result: string;
+  target: string;
+  met: boolean;
+  figures: Record<string, unknown>;
+}
+
+/** Times `run` once, in ms. */
+export async function timed(run: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await run();
+  return performance.now() - started;
+}
+
+/**
+ * A function bundled as serverless-esbuild bundles it for Lambda (same options, previewers
+ * external), as CommonJS under .esbuild/bench (inside the project, so that the externals
+ * resolve from node_modules). Returns the bundle's path.
+ */
+export async function bundleFunction(entry: string): Promise<string> {
+  const bundle = path.join(root, '.esbuild/bench', `${path.basename(entry, '.ts')}.cjs`);
+  await build({
+    entryPoints: [path.join(root, entry)],
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    mainFields: ['module', 'main'],
+    outfile: bundle,
+    external: ['sharp', 'pdf-to-img', '@ffmpeg-installer/ffmpeg'],
+    logLevel: 'error',
+  });
+  return bundle;
 }
 
 export interface HandlerRun {
@@ -25,34 +87,24 @@ export interface HandlerRun {
 }
 
 /**
- * Bundles a function as serverless-esbuild does for Lambda (previewers external) and runs it
- * once on `event` in a process of its own; returns its time and memory.
+ * Runs a bundled function once on `event` in a process of its own, with the environment its
+ * own serverless.yml entry adds (`functionEnvironment`, e.g. NODE_OPTIONS): its time and memory.
  */
-export async function runHandlerAlone(entry: string, event: unknown): Promise<HandlerRun> {
-  // Inside the project, so that the externals (sharp, …) resolve from node_modules.
-  const bundle = path.join(root, '.esbuild/bench', `${path.basename(entry, '.ts')}.cjs`);
-  await build({
-    entryPoints: [path.join(root, entry)],
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'cjs',
-    // As serverless.yml's custom.esbuild bundles the functions.
-    mainFields: ['module', 'main'],
-    outfile: bundle,
-    external: ['sharp', 'pdf-to-img', '@ffmpeg-installer/ffmpeg'],
-    logLevel: 'error',
-  });
+export async function runHandlerAlone(
+  entry: string,
+  event: unknown,
+  functionEnvironment: Record<string, string> = {},
+): Promise<HandlerRun> {
+  const bundle = await bundleFunction(entry);
   const { stdout } = await promisify(execFile)(
     process.execPath,
     [path.join(root, 'scripts/bench/run-handler.cjs'), bundle, JSON.stringify(event)],
-    { cwd: root, env: process.env, maxBuffer: 1024 * 1024 },
+    { cwd: root, env: { ...process.env, ...functionEnvironment }, maxBuffer: 1024 * 1024 },
   );
   return JSON.parse(stdout) as HandlerRun;
 }
 
-/** Prints the Markdown table and keeps the figures in bench/results/{name}.json. */
+/** Prints a Markdown table and keeps the figures in bench/results/{name}.json. */
 export async function report(name: string, table: string[], results: object): Promise<void> {
   process.stdout.write(['', ...table, ''].join('\n'));
   await mkdir(path.join(root, 'bench/results'), { recursive: true });

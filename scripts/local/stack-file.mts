@@ -21,6 +21,8 @@ export interface StackInfo {
   environment: Record<string, string>;
   /** Function key in serverless.yml -> its deployed (and offline) name. */
   functions: Record<string, string>;
+  /** Function key -> the environment it adds to the provider's (e.g. NODE_OPTIONS). */
+  functionEnvironments: Record<string, Record<string, string>>;
 }
 
 const fileIn = (dataDir: string) => path.join(dataDir, 'stack.json');

@@ -49,7 +49,11 @@ interface Serverless {
     provider: { region: string; stage: string; environment: Record<string, string> };
     resources?: { Resources?: Record<string, CfnResource> };
     getAllFunctions(): string[];
-    getFunction(name: string): { name: string; events?: { s3?: S3Subscription }[] };
+    getFunction(name: string): {
+      name: string;
+      environment?: Record<string, string>;
+      events?: { s3?: S3Subscription }[];
+    };
   };
   serviceDir: string;
 }
@@ -213,6 +217,11 @@ class LocalStackPlugin {
         this.#serverless.service
           .getAllFunctions()
           .map((name) => [name, this.#serverless.service.getFunction(name).name]),
+      ),
+      functionEnvironments: Object.fromEntries(
+        this.#serverless.service
+          .getAllFunctions()
+          .map((name) => [name, this.#serverless.service.getFunction(name).environment ?? {}]),
       ),
     });
     this.#log.notice(

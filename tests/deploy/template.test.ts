@@ -122,6 +122,11 @@ describe('functions', () => {
     });
   });
 
+  test('the assembler runs with a small young generation (it streams whole files)', () => {
+    const variables = props('AssembleUploadLambdaFunction')['Environment'].Variables;
+    expect(variables.NODE_OPTIONS).toBe('--max-semi-space-size=2');
+  });
+
   test('only the thumbnailer carries the previewers layer; the layer is for arm64 and Node 24', () => {
     for (const fn of Object.keys(FUNCTIONS)) {
       const layers = props(`${logicalId(fn)}LambdaFunction`)['Layers'];

@@ -1,21 +1,19 @@
 /**
- * npm run bench:cold-start — each function as deployed: the size of its zip (from `osls
- * package` for a production stage, built offline) and the time to load its bundle in a fresh
- * Node process, a proxy for the module-load part of a Lambda cold start. Next to it, in the
- * same run: a bare `node -e 0`. Medians of several interleaved rounds, with min and max.
+ * Cold start proxy (needs no stack). Each function as deployed: the size of its zip (from
+ * `osls package` for a production stage, built offline) and the time to load its bundle in a
+ * fresh Node process, a proxy for the module-load part of a Lambda cold start. Next to it, in
+ * the same run: a bare `node -e 0`. Medians of several interleaved rounds, with min and max.
  *
  * Each bundle loads with the environment its function gets in the template; the thumbnailer's
  * externals (sharp, pdf.js, ffmpeg: the layer on AWS) resolve from node_modules.
- *
- * Figures go to stdout as a Markdown table and to bench/results/cold-start.json.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import JSZip from 'jszip';
-import { packageService } from '../deploy/package-service';
-import { report, root, round, stats } from './common';
+import { packageService } from '../../deploy/package-service';
+import { type CaseResult, root, round, show, stats } from '../common';
 
 const ROUNDS = 9;
 const ZIP_TARGET_KIB = 1024;
@@ -121,31 +119,30 @@ export async function measureColdStarts(): Promise<ColdStartFigures> {
   }
 }
 
-/** The Markdown rows of the figures, with the targets. */
-export function coldStartTable(figures: ColdStartFigures): string[] {
-  const { node_e_0_ms: node } = figures;
-  return [
-    `| function | zip | \`node\` loading the bundle | \`node -e 0\` (same run) | load above bare node | targets |`,
-    '|---|---|---|---|---|---|',
-    ...Object.entries(figures.functions).map(
-      ([name, fn]) =>
-        `| ${name}${fn.http ? ' (HTTP)' : ''} | ${fn.zip_kib} KiB | ${fn.process_ms.median} ms (${fn.process_ms.min}-${fn.process_ms.max}) | ${node.median} ms (${node.min}-${node.max}) | ${fn.load_above_node_ms} ms | ${fn.http ? `zip < ${ZIP_TARGET_KIB} KiB, ` : ''}load < ${LOAD_TARGET_MS} ms |`,
-    ),
-  ];
-}
-
-async function main(): Promise<void> {
+/** Every function within the load target, every HTTP function's zip within its size. */
+export async function coldStart(): Promise<CaseResult> {
   const figures = await measureColdStarts();
-  await report('cold-start', coldStartTable(figures), {
-    rounds: ROUNDS,
-    targets: { http_zip_kib: ZIP_TARGET_KIB, load_above_node_ms: LOAD_TARGET_MS },
-    ...figures,
-  });
-}
-
-if (require.main === module) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
-  });
+  const functions = Object.entries(figures.functions);
+  const slowest = functions.reduce((a, b) =>
+    b[1].load_above_node_ms > a[1].load_above_node_ms ? b : a,
+  );
+  const largest = functions
+    .filter(([, fn]) => fn.http)
+    .reduce((a, b) => (b[1].zip_kib > a[1].zip_kib ? b : a));
+  const node = figures.node_e_0_ms;
+  return {
+    case: `cold start proxy: module load of each of the ${functions.length} function bundles`,
+    service: `slowest ${slowest[0]}: ${show(slowest[1].process_ms, 'ms')}; largest HTTP zip ${largest[0]}: ${largest[1].zip_kib} KiB (every function in latest.json)`,
+    baseline: `\`node -e 0\`: ${show(node, 'ms')}`,
+    result: `+${slowest[1].load_above_node_ms} ms`,
+    target: `<= ${LOAD_TARGET_MS} ms above it; HTTP zips < ${ZIP_TARGET_KIB} KiB`,
+    met:
+      functions.every(([, fn]) => fn.load_above_node_ms <= LOAD_TARGET_MS) &&
+      functions.every(([, fn]) => !fn.http || fn.zip_kib < ZIP_TARGET_KIB),
+    figures: {
+      rounds: ROUNDS,
+      targets: { load_above_node_ms: LOAD_TARGET_MS, http_zip_kib: ZIP_TARGET_KIB },
+      ...figures,
+    },
+  };
 }

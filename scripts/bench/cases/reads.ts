@@ -1,0 +1,187 @@
+/**
+ * Reads: metadata under concurrency, and a 4 MiB download. Loaded once the environment points
+ * at the stack under test.
+ */
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import autocannon from 'autocannon';
+import { API, call, filesUrl, multipart } from '../../../tests/helpers/api';
+import { fileItem } from '../../../tests/helpers/aws';
+import { bearer } from '../../../tests/helpers/principals';
+import { type BenchContext, type CaseResult, MiB, round, show, stats, timed } from '../common';
+
+const CONCURRENCY = 16;
+const SECONDS = 4;
+const ROUNDS = 3;
+
+interface Throughput {
+  requests_per_second: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+}
+
+async function hammer(
+  url: string,
+  headers: Record<string, string> = {},
+  duration = SECONDS,
+): Promise<Throughput> {
+  const result = await autocannon({ url, connections: CONCURRENCY, duration, headers });
+  return {
+    requests_per_second: Math.round(result.requests.average),
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+/** GetItem of one record by CONCURRENCY workers for SECONDS, with the SDK. */
+async function rawGetItems(ctx: BenchContext, fileId: string): Promise<Throughput> {
+  const documents = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: ctx.stack.dynamodbEndpoint, maxAttempts: 1 }),
+  );
+  const latencies: number[] = [];
+  let errors = 0;
+  const until = performance.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < until) {
+        const ms = await timed(() =>
+          documents
+            .send(
+              new GetCommand({
+                TableName: ctx.stack.filesTable,
+                Key: { company_id: ctx.company, id: fileId },
+              }),
+            )
+            .catch(() => errors++),
+        );
+        latencies.push(ms);
+      }
+    }),
+  );
+  documents.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => round(latencies[Math.floor(q * (latencies.length - 1))] ?? 0);
+  return {
+    requests_per_second: Math.round(latencies.length / SECONDS),
+    p50_ms: at(0.5),
+    p99_ms: at(0.99),
+    errors,
+  };
+}
+
+const median = (runs: Throughput[], key: keyof Throughput) =>
+  stats(runs.map((run) => run[key])).median;
+const summary = (runs: Throughput[]) => ({
+  requests_per_second: stats(runs.map((run) => run.requests_per_second)),
+  p50_ms: median(runs, 'p50_ms'),
+  p99_ms: median(runs, 'p99_ms'),
+  errors: runs.reduce((sum, run) => sum + run.errors, 0),
+});
+const describe = (s: ReturnType<typeof summary>) =>
+  `${show(s.requests_per_second, 'req/s')}, p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms`;
+
+/**
+ * GET of a file's metadata at concurrency 16, next to the health function (a no-op on the
+ * same offline server: the HTTP path's own cost) and to a raw GetItem of the same record.
+ */
+export async function metadataRead(ctx: BenchContext): Promise<CaseResult> {
+  const created = await call<{ resource: { id: string } }>(filesUrl(ctx.company), {
+    method: 'POST',
+    headers: bearer(ctx.token),
+    body: multipart(randomBytes(1024), 'small.bin', 'application/octet-stream'),
+  });
+  const fileId = created.body.resource.id;
+  const url = filesUrl(ctx.company, `/${fileId}`);
+  const auth = { authorization: `Bearer ${ctx.token}` };
+  // Warm both paths (every concurrent connection reaches a loaded function) before measuring.
+  await hammer(url, auth, 1);
+  await hammer(`${API()}/health`, {}, 1);
+  const service: Throughput[] = [];
+  const noop: Throughput[] = [];
+  const raw: Throughput[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    service.push(await hammer(url, auth));
+    noop.push(await hammer(`${API()}/health`));
+    raw.push(await rawGetItems(ctx, fileId));
+  }
+  const s = summary(service);
+  const n = summary(noop);
+  const r = summary(raw);
+  const ratio = round(s.requests_per_second.median / n.requests_per_second.median, 2);
+  return {
+    case: `metadata read, concurrency ${CONCURRENCY}`,
+    service: `GET of the metadata: ${describe(s)}`,
+    baseline: `no-op function on the same server: ${describe(n)}; raw GetItem: ${describe(r)}`,
+    result: `${ratio}x of the no-op's requests/s`,
+    target: ">= 0.5x of the no-op's requests/s",
+    met: ratio >= 0.5 && s.errors === 0,
+    figures: {
+      concurrency: CONCURRENCY,
+      seconds_per_round: SECONDS,
+      rounds: ROUNDS,
+      service: s,
+      noop_function: n,
+      raw_get_item: r,
+      ratio,
+      target_ratio: 0.5,
+    },
+  };
+}
+
+/** The 302 and the presigned GET of 4 MiB, next to GetObject of the same object. */
+export async function download(ctx: BenchContext): Promise<CaseResult> {
+  const COUNT = 9;
+  const bytes = randomBytes(4 * MiB);
+  const created = await call<{ resource: { id: string; upload_data: { size: number } } }>(
+    filesUrl(ctx.company),
+    {
+      method: 'POST',
+      headers: bearer(ctx.token),
+      body: multipart(bytes, 'download.bin', 'application/octet-stream'),
+    },
+  );
+  const fileId = created.body.resource.id;
+  const { content } = (await fileItem(ctx.company, fileId)) as { content: { revision: string } };
+  const key = `files/${ctx.company}/${fileId}/${content.revision}/data`;
+
+  async function viaService(): Promise<void> {
+    const redirect = await fetch(filesUrl(ctx.company, `/${fileId}/download`), {
+      headers: bearer(ctx.token),
+      redirect: 'manual',
+    });
+    if (redirect.status !== 302) throw new Error(`download answered ${redirect.status}`);
+    const body = await (await fetch(String(redirect.headers.get('location')))).arrayBuffer();
+    if (body.byteLength !== bytes.length) throw new Error('short download');
+  }
+  async function viaGetObject(): Promise<void> {
+    const { Body } = await ctx.s3.send(
+      new GetObjectCommand({ Bucket: ctx.stack.bucket, Key: key }),
+    );
+    const body = await Body?.transformToByteArray();
+    if (body?.byteLength !== bytes.length) throw new Error('short GetObject');
+  }
+  await viaService();
+  await viaGetObject();
+  const service: number[] = [];
+  const baseline: number[] = [];
+  for (let i = 0; i < COUNT; i++) {
+    baseline.push(await timed(viaGetObject));
+    service.push(await timed(viaService));
+  }
+  const s = stats(service, 1);
+  const b = stats(baseline, 1);
+  const ratio = round(s.median / b.median, 2);
+  return {
+    case: 'download, 4 MiB',
+    service: `302 from the API, then the presigned GET: ${show(s, 'ms')}`,
+    baseline: `GetObject of the same object: ${show(b, 'ms')}`,
+    result: `${ratio}x`,
+    target: '<= 1.5x',
+    met: ratio <= 1.5,
+    figures: { rounds: COUNT, service_ms: s, get_object_ms: b, ratio, target_ratio: 1.5 },
+  };
+}

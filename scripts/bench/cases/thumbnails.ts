@@ -1,0 +1,181 @@
+/**
+ * Thumbnails: the latency `thumbnail_sync=1` adds to an upload of a 12 MP JPEG, and the
+ * thumbnailer's memory on 50 MP. Loaded once the environment points at the stack under test.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import sharp from 'sharp';
+import { call, filesUrl, multipart } from '../../../tests/helpers/api';
+import { fileItem } from '../../../tests/helpers/aws';
+import { sendChunks, splitChunks } from '../../../tests/helpers/chunks';
+import { bearer } from '../../../tests/helpers/principals';
+import {
+  type BenchContext,
+  type CaseResult,
+  MiB,
+  round,
+  runHandlerAlone,
+  show,
+  stats,
+  timed,
+} from '../common';
+
+/** A photo-like JPEG: smooth gradients plus noise, so it neither compresses away nor bloats. */
+async function photo(width: number, height: number): Promise<Buffer> {
+  const pixels = Buffer.alloc(width * height * 3);
+  let state = 7;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      state = (state * 1103515245 + 12345) & 0x7fffffff;
+      const noise = (state >>> 24) & 31;
+      const at = (y * width + x) * 3;
+      pixels[at] = ((x * 200) / width + noise) & 255;
+      pixels[at + 1] = ((y * 200) / height + noise) & 255;
+      pixels[at + 2] = (((x + y) * 100) / (width + height) + noise) & 255;
+    }
+  }
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
+}
+
+/**
+ * A 12 MP JPEG uploaded through the API without and with `thumbnail_sync=1`, next to sharp
+ * making the same thumbnail in this process (median of 5): sync <= upload + sharp + 150 ms.
+ */
+export async function thumbnailSync(ctx: BenchContext): Promise<CaseResult> {
+  const ROUNDS = 5;
+  const jpeg = await photo(4000, 3000);
+  async function upload(sync: boolean) {
+    const started = performance.now();
+    const response = await call<{
+      resource: { id: string; metadata: { thumbnails_status: string } };
+    }>(filesUrl(ctx.company, sync ? '?thumbnail_sync=1' : ''), {
+      method: 'POST',
+      headers: bearer(ctx.token),
+      body: multipart(jpeg, 'photo.jpg', 'image/jpeg'),
+    });
+    const { id, metadata } = response.body.resource;
+    return { ms: performance.now() - started, status: metadata.thumbnails_status, id };
+  }
+  /** The thumbnailer of a plain upload must be done before the next measurement starts. */
+  async function idle(fileId: string): Promise<void> {
+    for (;;) {
+      const read = await call<{ resource: { metadata: { thumbnails_status: string } } }>(
+        filesUrl(ctx.company, `/${fileId}`),
+        { headers: bearer(ctx.token) },
+      );
+      if (read.body.resource.metadata.thumbnails_status !== 'waiting') return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  const sharpAlone = () =>
+    timed(() =>
+      sharp(jpeg)
+        .rotate()
+        .resize({ width: 600, height: 400, fit: 'inside', withoutEnlargement: true })
+        .webp({ quality: 80 })
+        .toBuffer(),
+    );
+
+  await upload(true); // warm every function once
+  await sharpAlone();
+  const plain: number[] = [];
+  const synced: number[] = [];
+  const alone: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const unsynced = await upload(false);
+    plain.push(unsynced.ms);
+    await idle(unsynced.id);
+    const sync = await upload(true);
+    if (sync.status !== 'done') throw new Error(`thumbnail_sync answered ${sync.status}`);
+    synced.push(sync.ms);
+    alone.push(await sharpAlone());
+  }
+  const overhead = stats(synced.map((ms, i) => ms - (plain[i] ?? 0) - (alone[i] ?? 0)));
+  return {
+    case: 'thumbnail, 12 MP JPEG, thumbnail_sync=1',
+    service: `upload with sync ${show(stats(synced), 'ms')}, without ${show(stats(plain), 'ms')}`,
+    baseline: `sharp alone making the same thumbnail: ${show(stats(alone), 'ms')}`,
+    result: `sharp + ${overhead.median} ms (${overhead.min}-${overhead.max})`,
+    target: '<= sharp + 150 ms',
+    met: overhead.median <= 150,
+    figures: {
+      rounds: ROUNDS,
+      upload_ms: stats(plain),
+      upload_sync_ms: stats(synced),
+      sharp_alone_ms: stats(alone),
+      sync_overhead_ms: overhead,
+      target_overhead_ms: 150,
+    },
+  };
+}
+
+/** The thumbnailer's peak memory for a 50 MP image, running alone as Lambda would run it. */
+export async function thumbnailMemory(ctx: BenchContext): Promise<CaseResult> {
+  const big = await photo(8660, 5774);
+  const created = await call<{ resource: { id: string } }>(filesUrl(ctx.company), {
+    method: 'POST',
+    headers: bearer(ctx.token),
+  });
+  const fileId = created.body.resource.id;
+  // Uploaded in chunks (it is larger than one request): the stack's own thumbnailer takes the
+  // first event; the measured process then runs the same revision again.
+  const chunks = splitChunks(big, 4 * MiB);
+  await sendChunks(
+    { ...ctx, fileId, bytes: big, chunks, naming: 'twake', filename: 'big.jpg' },
+    chunks.map((_, i) => i + 1),
+    4,
+  );
+  for (let i = 0; i < 100; i++) {
+    if ((await fileItem(ctx.company, fileId))?.['content']?.thumbnails_status !== 'waiting') break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const revision = (await fileItem(ctx.company, fileId))?.['content']?.revision as string;
+  // Hand the revision to the measured process: its thumbnails awaited again.
+  await DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: ctx.stack.dynamodbEndpoint }),
+  ).send(
+    new UpdateCommand({
+      TableName: ctx.stack.filesTable,
+      Key: { company_id: ctx.company, id: fileId },
+      UpdateExpression:
+        'SET content.thumbnails_status = :waiting REMOVE content.thumbnail_lease, content.thumbnail_attempts',
+      ExpressionAttributeValues: { ':waiting': 'waiting' },
+    }),
+  );
+  const run = await runHandlerAlone(
+    'functions/s3/make-thumbnails.ts',
+    {
+      Records: [
+        {
+          eventName: 'ObjectCreated:CompleteMultipartUpload',
+          s3: {
+            bucket: { name: ctx.stack.bucket },
+            object: { key: `files/${ctx.company}/${fileId}/${revision}/data` },
+          },
+        },
+      ],
+    },
+    ctx.stack.functionEnvironments['makeThumbnails'],
+  );
+  if ((await fileItem(ctx.company, fileId))?.['content']?.thumbnails_status !== 'done') {
+    throw new Error('the measured thumbnailer did not finish');
+  }
+  const inputMiB = round(big.length / MiB, 1);
+  return {
+    case: 'memory: thumbnailing a 50 MP JPEG',
+    service: `peak RSS of the makeThumbnails process: ${run.peakRssMiB} MiB (${run.rssAfterLoadMiB} MiB once loaded), ${round(run.seconds, 2)} s`,
+    baseline: `file size ${inputMiB} MiB`,
+    result: `${run.peakRssMiB} MiB`,
+    target: '<= 400 MiB',
+    met: run.peakRssMiB <= 400,
+    figures: {
+      input_mib: inputMiB,
+      seconds: round(run.seconds, 2),
+      rss_after_load_mib: run.rssAfterLoadMiB,
+      peak_rss_mib: run.peakRssMiB,
+      target_peak_mib: 400,
+    },
+  };
+}

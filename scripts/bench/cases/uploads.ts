@@ -1,0 +1,290 @@
+/**
+ * Uploads: one 4 MiB request, a 100 MiB chunked upload, and the assembler's memory. Loaded once
+ * the environment points at the stack under test.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { inParallel } from '../../../lib/parallel';
+import { call, filesUrl, multipart, sha256 } from '../../../tests/helpers/api';
+import { chunkQuery, sendChunks, splitChunks } from '../../../tests/helpers/chunks';
+import { bearer } from '../../../tests/helpers/principals';
+import {
+  type BenchContext,
+  type CaseResult,
+  MiB,
+  bundleFunction,
+  round,
+  runHandlerAlone,
+  show,
+  stats,
+  timed,
+} from '../common';
+
+async function createEmpty(ctx: BenchContext): Promise<string> {
+  const created = await call<{ resource: { id: string } }>(filesUrl(ctx.company), {
+    method: 'POST',
+    headers: bearer(ctx.token),
+  });
+  return created.body.resource.id;
+}
+
+async function untilComplete(ctx: BenchContext, fileId: string): Promise<void> {
+  for (;;) {
+    const read = await call<{ resource: { upload_data: { status: string } } }>(
+      filesUrl(ctx.company, `/${fileId}`),
+      { headers: bearer(ctx.token) },
+    );
+    if (read.body.resource.upload_data.status === 'complete') return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** POST of 4 MiB through the API until the record is stored, next to PutObject of them. */
+export async function singleUpload(ctx: BenchContext): Promise<CaseResult> {
+  const ROUNDS = 7;
+  const bytes = randomBytes(4 * MiB);
+  const post = async () => {
+    const response = await call(filesUrl(ctx.company), {
+      method: 'POST',
+      headers: bearer(ctx.token),
+      body: multipart(bytes, 'single.bin', 'application/octet-stream'),
+    });
+    if (response.status !== 200) throw new Error(`upload answered ${response.status}`);
+  };
+  const put = (key: string) =>
+    ctx.s3.send(new PutObjectCommand({ Bucket: ctx.stack.bucket, Key: key, Body: bytes }));
+  await post(); // warm the function
+  await put('bench/single-warm');
+  const service: number[] = [];
+  const baseline: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    baseline.push(await timed(() => put(`bench/single-${i}`)));
+    service.push(await timed(post));
+  }
+  const s = stats(service, 1);
+  const b = stats(baseline, 1);
+  const ratio = round(s.median / b.median, 2);
+  return {
+    case: 'single upload, 4 MiB',
+    service: `POST through the API to stored record: ${show(s, 'ms')}`,
+    baseline: `PutObject of the same bytes: ${show(b, 'ms')}`,
+    result: `${ratio}x`,
+    target: '<= 1.3x',
+    met: ratio <= 1.3,
+    figures: { rounds: ROUNDS, service_ms: s, put_object_ms: b, ratio, target_ratio: 1.3 },
+  };
+}
+
+/**
+ * 100 MiB in 4 MiB chunks, 4 in flight, until downloadable, next to an S3 multipart upload of
+ * the same bytes (8 MiB parts, 4 in flight). Also, as a diagnostic, the same chunks handed to
+ * the upload function directly in this process (API Gateway's part, the event, prepared
+ * beforehand), to tell the function's own cost from the HTTP emulation's.
+ */
+export async function chunkedUpload(ctx: BenchContext): Promise<CaseResult> {
+  const ROUNDS = 3;
+  const size = 100 * MiB;
+  const bytes = randomBytes(size);
+  const chunks = splitChunks(bytes, 4 * MiB);
+  const numbers = chunks.map((_, i) => i + 1);
+
+  async function rawMultipart(key: string): Promise<void> {
+    const Bucket = ctx.stack.bucket;
+    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: key }));
+    const uploaded = await inParallel(splitChunks(bytes, 8 * MiB), 4, async (part, index) => {
+      const { ETag } = await ctx.s3.send(
+        new UploadPartCommand({ Bucket, Key: key, UploadId, PartNumber: index + 1, Body: part }),
+      );
+      return { ETag, PartNumber: index + 1 };
+    });
+    await ctx.s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key: key,
+        UploadId,
+        MultipartUpload: { Parts: uploaded },
+      }),
+    );
+  }
+  const upload = (fileId: string) => ({
+    company: ctx.company,
+    token: ctx.token,
+    fileId,
+    bytes,
+    chunks,
+    naming: 'twake' as const,
+    filename: 'bench.bin',
+  });
+
+  // The upload function's bundle, called as Lambda calls it, on events built beforehand.
+  const { httpEvent, invoke } = await import('../../../tests/helpers/events');
+  const bundle = (await import(await bundleFunction('functions/http/upload-to-file.ts'))) as {
+    handler?: unknown;
+    default?: { handler: unknown };
+  };
+  // module.exports itself, or under `default`, as the loader presents CommonJS.
+  const handler = bundle.handler ?? bundle.default?.handler;
+  async function directEvents(fileId: string) {
+    return Promise.all(
+      chunks.map(async (chunk, i) => {
+        const form = new Response(multipart(chunk, 'blob', 'application/octet-stream'));
+        const query = new URLSearchParams(chunkQuery('twake', i + 1, chunks.length, size, 'b.bin'));
+        return httpEvent('upload-to-file', {
+          token: ctx.token,
+          companyId: ctx.company,
+          fileId,
+          query: Object.fromEntries(query),
+          body: {
+            bytes: Buffer.from(await form.arrayBuffer()),
+            contentType: form.headers.get('content-type') ?? '',
+          },
+        });
+      }),
+    );
+  }
+
+  const raw: number[] = [];
+  const service: number[] = [];
+  const direct: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    raw.push(await timed(() => rawMultipart(`bench/raw-${i}`)));
+
+    const fileId = await createEmpty(ctx);
+    service.push(
+      await timed(async () => {
+        await sendChunks(upload(fileId), numbers, 4);
+        await untilComplete(ctx, fileId);
+      }),
+    );
+    if (i === 0) {
+      const link = await call<{ url: string }>(
+        filesUrl(ctx.company, `/${fileId}/download?redirect=false`),
+        { headers: bearer(ctx.token) },
+      );
+      const copy = Buffer.from(await (await fetch(link.body.url)).arrayBuffer());
+      if (sha256(copy) !== sha256(bytes)) throw new Error('downloaded bytes differ');
+    }
+
+    const directId = await createEmpty(ctx);
+    const events = await directEvents(directId);
+    direct.push(
+      await timed(async () => {
+        await inParallel(events, 4, async (event) => {
+          const result = await invoke(handler, event);
+          if (result.statusCode !== 200) throw new Error(`direct chunk: ${result.body}`);
+        });
+        await untilComplete(ctx, directId);
+      }),
+    );
+  }
+  const throughput = (ms: number[]) =>
+    stats(
+      ms.map((t) => size / MiB / (t / 1000)),
+      1,
+    );
+  const r = throughput(raw);
+  const s = throughput(service);
+  const d = throughput(direct);
+  const ratio = round(s.median / r.median, 2);
+  return {
+    case: 'chunked upload, 100 MiB in 4 MiB chunks, 4 in flight',
+    service: `to downloadable through the API: ${show(s, 'MiB/s')}; the upload function called directly: ${show(d, 'MiB/s')} (${round(d.median / r.median, 2)}x)`,
+    baseline: `S3 multipart upload of the same bytes: ${show(r, 'MiB/s')}`,
+    result: `${ratio}x`,
+    target: '>= 0.6x',
+    met: ratio >= 0.6,
+    figures: {
+      size_mib: size / MiB,
+      rounds: ROUNDS,
+      raw_s3_multipart_mib_s: r,
+      service_mib_s: s,
+      direct_handler_mib_s: d,
+      ratio,
+      direct_ratio: round(d.median / r.median, 2),
+      target_ratio: 0.6,
+    },
+  };
+}
+
+/**
+ * The assembler's peak memory on 200 MiB, in the worst case: nothing uploaded ahead, every
+ * byte streamed again. 1 MiB chunks with the last one first and no total_size: the upload
+ * expects 4 MiB chunks, and pairs of 1 MiB make no S3 part. Every chunk goes through the API
+ * but the one that completes, whose request hands the job to an assembler process of its own.
+ */
+export async function assemblyMemory(ctx: BenchContext): Promise<CaseResult> {
+  const size = 200 * MiB;
+  const big = randomBytes(size);
+  const chunks = splitChunks(big, MiB);
+  const total = chunks.length;
+  const fileId = await createEmpty(ctx);
+  const send = (n: number) =>
+    call(filesUrl(ctx.company, `/${fileId}?chunk_number=${n}&total_chunks=${total}`), {
+      method: 'POST',
+      headers: bearer(ctx.token),
+      body: multipart(chunks[n - 1] as Buffer, 'blob'),
+    });
+  await send(total);
+  const upload = {
+    company: ctx.company,
+    token: ctx.token,
+    fileId,
+    bytes: big,
+    chunks,
+    naming: 'twake' as const,
+    filename: 'big.bin',
+  };
+  await sendChunks(upload, chunks.map((_, i) => i + 1).slice(0, -2), 4);
+
+  const { services } = await import('../../../lib/services/full');
+  const { uploadToFile } = await import('../../../lib/domain/files');
+  const jobs: unknown[] = [];
+  const handOff = {
+    ...services,
+    assemblies: { enqueue: async (job: unknown) => void jobs.push(job) },
+  };
+  handOff.limits = { ...services.limits, syncAssemblyMaxBytes: 0 };
+  await uploadToFile(handOff, {
+    principal: { kind: 'user', userId: 'bench' },
+    companyId: ctx.company,
+    fileId,
+    params: { chunkNumber: total - 1, totalChunks: total, thumbnailSync: false },
+    data: { bytes: chunks[total - 2] as Buffer },
+    budgetMs: 29_000,
+  });
+  if (jobs.length !== 1) throw new Error('the completing request did not hand off an assembly');
+  // The handler as Lambda runs it, in a process of its own.
+  const run = await runHandlerAlone(
+    'functions/async/assemble-upload.ts',
+    jobs[0],
+    ctx.stack.functionEnvironments['assembleUpload'],
+  );
+  await untilComplete(ctx, fileId);
+  const link = await call<{ url: string }>(
+    filesUrl(ctx.company, `/${fileId}/download?redirect=false`),
+    { headers: bearer(ctx.token) },
+  );
+  const copy = Buffer.from(await (await fetch(link.body.url)).arrayBuffer());
+  if (sha256(copy) !== sha256(big)) throw new Error('assembled bytes differ');
+
+  return {
+    case: 'memory: assembling 200 MiB (nothing uploaded ahead)',
+    service: `peak RSS of the assembleUpload process: ${run.peakRssMiB} MiB (${run.rssAfterLoadMiB} MiB once loaded), ${round(run.seconds, 2)} s`,
+    baseline: `file size ${size / MiB} MiB`,
+    result: `${run.peakRssMiB} MiB`,
+    target: '<= 128 MiB',
+    met: run.peakRssMiB <= 128,
+    figures: {
+      size_mib: size / MiB,
+      seconds: round(run.seconds, 2),
+      rss_after_load_mib: run.rssAfterLoadMiB,
+      peak_rss_mib: run.peakRssMiB,
+      target_peak_mib: 128,
+    },
+  };
+}
