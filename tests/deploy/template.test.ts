@@ -185,6 +185,14 @@ describe('least-privilege roles', () => {
     `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:serverless-files-${STAGE}-assembleUpload`,
   );
   const all = [objects('files/*'), objects('uploads/*')];
+  // Chunks, parts and data: everything under both prefixes (PutObject covers the multipart calls).
+  const readWriteObjects = {
+    's3:PutObject': all,
+    's3:GetObject': all,
+    's3:DeleteObject': all,
+    's3:AbortMultipartUpload': all,
+    's3:ListBucket': [bucket],
+  };
 
   // Action -> resources, per function: exactly what each one's code calls.
   const expected: Record<FunctionName, Record<string, string[]>> = {
@@ -193,21 +201,13 @@ describe('least-privilege roles', () => {
       'dynamodb:GetItem': [table('members'), table('files')],
       'dynamodb:PutItem': [table('files')],
       'dynamodb:UpdateItem': [table('files')],
-      's3:PutObject': all,
-      's3:GetObject': all,
-      's3:DeleteObject': all,
-      's3:AbortMultipartUpload': all,
-      's3:ListBucket': [bucket],
+      ...readWriteObjects,
     },
     uploadToFile: {
       'ssm:GetParameter': [secret],
       'dynamodb:GetItem': [table('members'), table('files')],
       'dynamodb:UpdateItem': [table('files')],
-      's3:PutObject': all,
-      's3:GetObject': all,
-      's3:DeleteObject': all,
-      's3:AbortMultipartUpload': all,
-      's3:ListBucket': [bucket],
+      ...readWriteObjects,
       'lambda:InvokeFunction': [assembler],
     },
     getFile: {
@@ -248,21 +248,13 @@ describe('least-privilege roles', () => {
       'dynamodb:DeleteItem': [table('files')],
       'dynamodb:Query': [table('files')],
       'dynamodb:Scan': [table('files')],
-      's3:PutObject': all,
-      's3:GetObject': all,
-      's3:DeleteObject': all,
-      's3:AbortMultipartUpload': all,
-      's3:ListBucket': [bucket],
+      ...readWriteObjects,
       'lambda:InvokeFunction': [assembler],
     },
     assembleUpload: {
       'dynamodb:GetItem': [table('files')],
       'dynamodb:UpdateItem': [table('files')],
-      's3:PutObject': all,
-      's3:GetObject': all,
-      's3:DeleteObject': all,
-      's3:AbortMultipartUpload': all,
-      's3:ListBucket': [bucket],
+      ...readWriteObjects,
     },
   };
 
