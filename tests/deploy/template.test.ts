@@ -474,3 +474,21 @@ test('the HTTP API has exactly the six routes of the Files service and a health 
     ].sort(),
   );
 });
+
+test('every HTTP route has a sample event in events/http with its route key', async () => {
+  for (const [fn, kind] of Object.entries(FUNCTIONS)) {
+    if (kind !== 'http') continue;
+    const file = `${fn.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}.json`;
+    const sample = JSON.parse(
+      await readFile(path.resolve(__dirname, '../../events/http', file), 'utf8'),
+    ) as { version: string; routeKey: string };
+    const integration = `HttpApiIntegration${logicalId(fn)}`;
+    const route = Object.values(template.Resources).find(
+      (r) =>
+        r.Type === 'AWS::ApiGatewayV2::Route' &&
+        JSON.stringify(r.Properties['Target']).includes(integration),
+    );
+    expect(sample.version).toBe('2.0');
+    expect(sample.routeKey).toBe(route?.Properties['RouteKey']);
+  }
+});

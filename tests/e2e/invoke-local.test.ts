@@ -70,3 +70,9 @@ test("the samples as committed (placeholder token) get the service's 401, not a 
   expect(result.statusCode).toBe(401);
   expect(JSON.parse(result.body)).toMatchObject({ statusCode: 401, error: 'Unauthorized' });
 }, 120_000);
+
+test('the health sample answers 200 with no token', async () => {
+  const result = await invokeLocal('health', path.join(root, 'events/http/health.json'));
+  expect(result.statusCode).toBe(200);
+  expect(JSON.parse(result.body)).toEqual({ status: 'ok' });
+}, 120_000);
