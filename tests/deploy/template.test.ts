@@ -475,6 +475,16 @@ test('the HTTP API has exactly the six routes of the Files service and a health 
   );
 });
 
+test("browsers may call the API from Twake's origin with a bearer token", () => {
+  expect(props('HttpApi')['CorsConfiguration']).toEqual({
+    AllowOrigins: ['*'],
+    AllowHeaders: ['Authorization', 'Content-Type'],
+    AllowMethods: ['GET', 'POST', 'DELETE'],
+    ExposeHeaders: ['Location'],
+    MaxAge: 3600,
+  });
+});
+
 test('every HTTP route has a sample event in events/http with its route key', async () => {
   for (const [fn, kind] of Object.entries(FUNCTIONS)) {
     if (kind !== 'http') continue;
