@@ -49,6 +49,8 @@ export interface CaseResult {
   target: string;
   met: boolean;
   figures: Record<string, unknown>;
+  /** More Markdown, printed under the table (e.g. a figure per function). */
+  details?: string[];
 }
 
 /** Times `run` once, in ms. */

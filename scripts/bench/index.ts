@@ -127,6 +127,9 @@ async function main(): Promise<void> {
       `${JSON.stringify(output, null, 2)}\n`,
     );
     process.stdout.write(`\n${table(results)}\n\n`);
+    for (const result of results.filter((r) => r.details)) {
+      process.stdout.write(`${result.case}:\n\n${result.details!.join('\n')}\n\n`);
+    }
     process.stdout.write(
       `${results.filter((r) => r.met).length} of ${results.length} targets met in ${output.seconds} s; figures in bench/results/${values.only ? 'partial' : 'latest'}.json\n`,
     );

@@ -144,5 +144,13 @@ export async function coldStart(): Promise<CaseResult> {
       targets: { load_above_node_ms: LOAD_TARGET_MS, http_zip_kib: ZIP_TARGET_KIB },
       ...figures,
     },
+    details: [
+      `| function | zip | \`node\` loading its bundle | load above \`node -e 0\` (${show(node, 'ms')}) |`,
+      '|---|---|---|---|',
+      ...functions.map(
+        ([name, fn]) =>
+          `| ${name}${fn.http ? ' (HTTP)' : ''} | ${fn.zip_kib} KiB | ${show(fn.process_ms, 'ms')} | ${fn.load_above_node_ms} ms |`,
+      ),
+    ],
   };
 }
