@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const stack = await startLocalStack();
   try {
     Object.assign(process.env, stackEnvironment(stack.info, stack.dataDir));
-    const { binaryBytes, call, filesUrl, multipart, sha256 } =
+    const { binaryBytes, call, downloadBytes, filesUrl, multipart, sha256 } =
       await import('../../tests/helpers/api');
     const { bearer, tokenFor } = await import('../../tests/helpers/principals');
     const company = 'load';
@@ -85,16 +85,7 @@ async function main(): Promise<void> {
     ]);
     let inconsistent = 0;
     for (const [id, digest] of expected) {
-      const link = await call<{ url: string }>(
-        filesUrl(company, `/${id}/download?redirect=false`),
-        {
-          headers: bearer(token),
-        },
-      );
-      const bytes =
-        link.status === 200
-          ? Buffer.from(await (await fetch(link.body.url)).arrayBuffer())
-          : Buffer.alloc(0);
+      const { bytes } = await downloadBytes(company, id, token);
       if (sha256(bytes) !== digest) inconsistent++;
     }
 

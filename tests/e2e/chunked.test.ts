@@ -1,4 +1,4 @@
-import { binaryBytes, call, filesUrl, multipart, sha256 } from '../helpers/api';
+import { binaryBytes, call, downloadBytes, filesUrl, multipart, sha256 } from '../helpers/api';
 import { fileItem, objectKeys } from '../helpers/aws';
 import {
   MiB,
@@ -41,14 +41,9 @@ async function createEmpty(query = '', as = token): Promise<string> {
 }
 
 async function downloaded(fileId: string, as = token): Promise<Buffer> {
-  const link = await call<{ url: string }>(
-    filesUrl(company, `/${fileId}/download?redirect=false`),
-    {
-      headers: bearer(as),
-    },
-  );
-  expect(link.status).toBe(200);
-  return Buffer.from(await (await fetch(link.body.url)).arrayBuffer());
+  const { status, bytes } = await downloadBytes(company, fileId, as);
+  expect(status).toBe(200);
+  return bytes;
 }
 
 async function plan(size: number, naming: Naming, seed: number): Promise<ChunkedUpload> {

@@ -1,4 +1,4 @@
-import { binaryBytes, call, filesUrl, multipart, sha256 } from '../helpers/api';
+import { binaryBytes, call, downloadBytes, filesUrl, multipart, sha256 } from '../helpers/api';
 import { objectKeys } from '../helpers/aws';
 import { sendChunks, shuffled, splitChunks } from '../helpers/chunks';
 import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
@@ -14,17 +14,7 @@ beforeAll(async () => {
   ]);
 });
 
-async function download(fileId: string): Promise<{ status: number; bytes: Buffer }> {
-  const link = await call<{ url: string }>(
-    filesUrl(company, `/${fileId}/download?redirect=false`),
-    {
-      headers: bearer(token),
-    },
-  );
-  if (link.status !== 200) return { status: link.status, bytes: Buffer.alloc(0) };
-  const object = await fetch(link.body.url);
-  return { status: object.status, bytes: Buffer.from(await object.arrayBuffer()) };
-}
+const download = (fileId: string) => downloadBytes(company, fileId, token);
 
 test('20 files uploaded at once, 5 chunks each in parallel: every one byte-identical', async () => {
   const files = await Promise.all(

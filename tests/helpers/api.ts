@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { bearer } from './principals';
 
 export const API = () => {
   const url = process.env['TEST_API_URL'];
@@ -36,6 +37,24 @@ export function multipart(bytes: Uint8Array, filename: string, type?: string): F
   const form = new FormData();
   form.append('file', new Blob([bytes], type ? { type } : {}), filename);
   return form;
+}
+
+/**
+ * A file's bytes as a client fetches them: the download link (`redirect=false`), then its URL.
+ * The status is the link's when it is refused, else the object's.
+ */
+export async function downloadBytes(
+  company: string,
+  fileId: string,
+  token: string,
+): Promise<{ status: number; bytes: Buffer }> {
+  const link = await call<{ url: string }>(
+    filesUrl(company, `/${fileId}/download?redirect=false`),
+    { headers: bearer(token) },
+  );
+  if (link.status !== 200) return { status: link.status, bytes: Buffer.alloc(0) };
+  const object = await fetch(link.body.url);
+  return { status: object.status, bytes: Buffer.from(await object.arrayBuffer()) };
 }
 
 export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');

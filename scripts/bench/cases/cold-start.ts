@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import JSZip from 'jszip';
 import { packageService } from '../../deploy/package-service';
-import { type CaseResult, root, round, show, stats } from '../common';
+import { type CaseResult, type Spread, root, round, show, stats } from '../common';
 
 const ROUNDS = 9;
 const ZIP_TARGET_KIB = 1024;
@@ -26,21 +26,21 @@ function timeNode(args: string[], env: NodeJS.ProcessEnv): number {
   return performance.now() - started;
 }
 
-export interface ColdStartFigures {
-  node_e_0_ms: { median: number; min: number; max: number };
+interface ColdStartFigures {
+  node_e_0_ms: Spread;
   functions: Record<
     string,
     {
       http: boolean;
       zip_kib: number;
-      process_ms: { median: number; min: number; max: number };
+      process_ms: Spread;
       load_above_node_ms: number;
     }
   >;
 }
 
 /** Packages the service and measures every function; leaves nothing behind. */
-export async function measureColdStarts(): Promise<ColdStartFigures> {
+async function measureColdStarts(): Promise<ColdStartFigures> {
   const work = await mkdtemp(path.join(tmpdir(), 'serverless-files-cold-start-'));
   try {
     const packaged = path.join(work, 'package');

@@ -10,7 +10,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { inParallel } from '../../../lib/parallel';
-import { call, filesUrl, multipart, sha256 } from '../../../tests/helpers/api';
+import { call, downloadBytes, filesUrl, multipart, sha256 } from '../../../tests/helpers/api';
 import { chunkQuery, sendChunks, splitChunks } from '../../../tests/helpers/chunks';
 import { bearer } from '../../../tests/helpers/principals';
 import {
@@ -162,11 +162,7 @@ export async function chunkedUpload(ctx: BenchContext): Promise<CaseResult> {
       }),
     );
     if (i === 0) {
-      const link = await call<{ url: string }>(
-        filesUrl(ctx.company, `/${fileId}/download?redirect=false`),
-        { headers: bearer(ctx.token) },
-      );
-      const copy = Buffer.from(await (await fetch(link.body.url)).arrayBuffer());
+      const { bytes: copy } = await downloadBytes(ctx.company, fileId, ctx.token);
       if (sha256(copy) !== sha256(bytes)) throw new Error('downloaded bytes differ');
     }
 
@@ -265,11 +261,7 @@ export async function assemblyMemory(ctx: BenchContext): Promise<CaseResult> {
     ctx.stack.functionEnvironments['assembleUpload'],
   );
   await untilComplete(ctx, fileId);
-  const link = await call<{ url: string }>(
-    filesUrl(ctx.company, `/${fileId}/download?redirect=false`),
-    { headers: bearer(ctx.token) },
-  );
-  const copy = Buffer.from(await (await fetch(link.body.url)).arrayBuffer());
+  const { bytes: copy } = await downloadBytes(ctx.company, fileId, ctx.token);
   if (sha256(copy) !== sha256(big)) throw new Error('assembled bytes differ');
 
   return {
