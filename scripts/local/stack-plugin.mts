@@ -11,6 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { writeStackFile } from './stack-file.mts';
 import type { Server } from 'node:http';
 import {
@@ -18,6 +19,18 @@ import {
   DynamoDBClient,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
+
+/**
+ * Garbage collection in the emulators' processes. This one holds osls, offline, dynalite and
+ * every function: about 140 MB of heap, marked whole by each full collection. By default,
+ * every 64 MB of Buffers allocated starts one, and a 4 MiB chunk allocates about 16 MB of them
+ * on its way through offline and the upload function. Here Buffers count toward the heap's
+ * ordinary limit, which grows 3x past what a collection keeps. Measured on a 100 MiB chunked
+ * upload: full collections went from 11 to about 1, the process's CPU from 2.0-2.5 s to about
+ * 1 s. Local emulation only: on AWS each function has a heap of its own.
+ */
+const GC_FLAGS = ['--external-memory-accounted-in-global-limit', '--heap-growing-percent=200'];
+for (const flag of GC_FLAGS) setFlagsFromString(flag);
 
 const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as (options: object) => Server;
@@ -129,7 +142,10 @@ class LocalStackPlugin {
     const s3 = fork(
       fileURLToPath(new URL('./s3-emulator.mts', import.meta.url)),
       [JSON.stringify({ port: s3Port, directory: path.join(dataDir, 's3'), bucket })],
-      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+      {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        execArgv: [...process.execArgv, ...GC_FLAGS],
+      },
     );
     this.#stop.push(
       () =>
