@@ -44,6 +44,13 @@ export interface ChunkRequest {
 const PART_CONCURRENCY = 2;
 /** A completing request's claim: the upload functions time out after 29 s. */
 const REQUEST_CLAIM_MS = 60_000;
+/**
+ * How long completion waits for parts other requests are uploading (an 8 MiB part takes
+ * 0.1-0.4 s; one whose upload failed is uploaded by completion after this), and how often
+ * it looks.
+ */
+const PARTS_AHEAD_WAIT_MS = 1_000;
+const PARTS_AHEAD_POLL_MS = 20;
 /** A user's retry of a chunk this soon after completion is answered, not refused. */
 const RETRY_AFTER_COMPLETION_MS = 5 * 60_000;
 
@@ -365,6 +372,30 @@ function assemblyPlan(upload: PendingUpload, chunks: StoredChunk[]) {
   };
 }
 
+/**
+ * Parts that other requests are still uploading ahead: the chunks of each were all recorded
+ * (so the request that brought the last of them is uploading it) but the part was not yet.
+ * Completion waits for them a little rather than upload them a second time (with 5 chunks in
+ * flight, the last ones land together: one or two 8 MiB parts were sent twice per upload).
+ */
+async function awaitPartsAhead(
+  s: RecordServices,
+  record: FileRecord,
+  upload: PendingUpload,
+  chunks: StoredChunk[],
+): Promise<PendingUpload> {
+  const deadline = s.now() + PARTS_AHEAD_WAIT_MS;
+  let current = upload;
+  for (;;) {
+    const plan = assemblyPlan(current, chunks);
+    if (!plan.reuse || plan.toStream === 0 || s.now() >= deadline) return current;
+    await new Promise((resolve) => setTimeout(resolve, PARTS_AHEAD_POLL_MS));
+    const next = await s.records.get(record.company_id, record.id);
+    if (next?.upload?.revision !== upload.revision) return current;
+    current = { ...current, parts: next.upload.parts };
+  }
+}
+
 /** An upload that can never complete as sent is dropped, so the client can start again. */
 async function refuse(
   s: StorageServices,
@@ -418,7 +449,8 @@ async function completeUpload(
       return await refuse(s, record, upload, fileTooLarge(s, size));
     }
     if (assemblyPlan(upload, chunks).toStream <= s.limits.syncAssemblyMaxBytes) {
-      return await assemble(s, record, upload, claim, chunks);
+      const ready = await awaitPartsAhead(s, record, upload, chunks);
+      return await assemble(s, record, ready, claim, chunks);
     }
     const until = s.now() + s.limits.assemblyLeaseMs;
     if (!(await s.records.renewClaim(companyId, fileId, revision, claim, until))) {

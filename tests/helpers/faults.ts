@@ -55,3 +55,23 @@ export function afterFirst(
     return result;
   });
 }
+
+/**
+ * Holds the first command of a type that `matches` until `release()` resolves (a slow S3
+ * call, at a moment the test chooses), then sends it. Counts every matching command.
+ */
+export function holdFirst<C>(
+  prototype: Client,
+  commandType: abstract new (...args: never[]) => C,
+  matches: (command: C) => boolean,
+  release: () => Promise<void>,
+) {
+  const seen = { count: 0 };
+  intercept(prototype, async (command, send) => {
+    if (!(command instanceof commandType) || !matches(command)) return send();
+    seen.count++;
+    if (seen.count === 1) await release();
+    return send();
+  });
+  return seen;
+}

@@ -10,7 +10,7 @@ import { binaryBytes, sha256 } from '../helpers/api';
 import { fileItem, objectKeys } from '../helpers/aws';
 import { MiB } from '../helpers/chunks';
 import { httpEvent, invoke, lambdaContext } from '../helpers/events';
-import { afterFirst, faultOn } from '../helpers/faults';
+import { afterFirst, faultOn, holdFirst } from '../helpers/faults';
 import { chunkParams, createEmptyFile, storedData, uploadBytes } from '../helpers/handlers';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
@@ -69,6 +69,32 @@ test('two last chunks at once: exactly one assembly, a correct file', async () =
   expect(completions.count).toBe(1);
   expect(await content(fileId)).toBe(sha256(bytes));
   expect(await objectKeys(`uploads/${company}/${fileId}/`)).toEqual([]);
+});
+
+test('a part still being uploaded ahead when the last chunk lands is not uploaded twice', async () => {
+  const fileId = await newFile();
+  expect((await sendChunk(fileId, 1)).statusCode).toBe(200);
+  // Part 1 is chunks 1 and 2. Its upload (by chunk 2's request) is held until chunk 3's
+  // request has claimed completion, so completion finds it missing and in flight.
+  let last: ReturnType<typeof sendChunk> | undefined;
+  const part1 = holdFirst(
+    s3,
+    UploadPartCommand,
+    (command) => command.input.PartNumber === 1,
+    async () => {
+      last = sendChunk(fileId, 3);
+      while ((await fileItem(company, fileId))?.['upload']?.state !== 'assembling') {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+  );
+  expect((await sendChunk(fileId, 2)).statusCode).toBe(200);
+  const completed = await last!;
+  expect(JSON.parse(completed.body)).toMatchObject({
+    resource: { upload_data: { status: 'complete', size: bytes.length } },
+  });
+  expect(part1.count).toBe(1);
+  expect(await content(fileId)).toBe(sha256(bytes));
 });
 
 test('a completion that fails leaves no data object, and a retry of the last chunk completes', async () => {
