@@ -10,7 +10,16 @@ import autocannon from 'autocannon';
 import { API, call, filesUrl, multipart } from '../../../tests/helpers/api';
 import { fileItem } from '../../../tests/helpers/aws';
 import { bearer } from '../../../tests/helpers/principals';
-import { type BenchContext, type CaseResult, MiB, round, show, stats, timed } from '../common';
+import {
+  type BenchContext,
+  type CaseResult,
+  MiB,
+  request,
+  round,
+  show,
+  stats,
+  timed,
+} from '../common';
 
 const CONCURRENCY = 16;
 const SECONDS = 4;
@@ -149,13 +158,11 @@ export async function download(ctx: BenchContext): Promise<CaseResult> {
   const key = `files/${ctx.company}/${fileId}/${content.revision}/data`;
 
   async function viaService(): Promise<void> {
-    const redirect = await fetch(filesUrl(ctx.company, `/${fileId}/download`), {
-      headers: bearer(ctx.token),
-      redirect: 'manual',
-    });
+    const link = filesUrl(ctx.company, `/${fileId}/download`);
+    const redirect = await request('GET', link, bearer(ctx.token));
     if (redirect.status !== 302) throw new Error(`download answered ${redirect.status}`);
-    const body = await (await fetch(String(redirect.headers.get('location')))).arrayBuffer();
-    if (body.byteLength !== bytes.length) throw new Error('short download');
+    const object = await request('GET', String(redirect.headers.location), {});
+    if (object.body.byteLength !== bytes.length) throw new Error('short download');
   }
   async function viaGetObject(): Promise<void> {
     const { Body } = await ctx.s3.send(

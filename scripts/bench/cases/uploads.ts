@@ -19,7 +19,7 @@ import {
   MiB,
   bundleFunction,
   multipartBody,
-  post,
+  request,
   round,
   runHandlerAlone,
   show,
@@ -50,12 +50,9 @@ async function untilComplete(ctx: BenchContext, fileId: string): Promise<void> {
 export async function singleUpload(ctx: BenchContext): Promise<CaseResult> {
   const ROUNDS = 7;
   const bytes = randomBytes(4 * MiB);
+  const body = await multipartBody(bytes, 'single.bin');
   const post = async () => {
-    const response = await call(filesUrl(ctx.company), {
-      method: 'POST',
-      headers: bearer(ctx.token),
-      body: multipart(bytes, 'single.bin', 'application/octet-stream'),
-    });
+    const response = await request('POST', filesUrl(ctx.company), bearer(ctx.token), body);
     if (response.status !== 200) throw new Error(`upload answered ${response.status}`);
   };
   const put = (key: string) =>
@@ -118,7 +115,7 @@ export async function chunkedUpload(ctx: BenchContext): Promise<CaseResult> {
   const throughTheApi = (fileId: string) =>
     inParallel(bodies, 4, async (body, i) => {
       const url = filesUrl(ctx.company, `/${fileId}?${queryOf(i)}`);
-      const response = await post(url, bearer(ctx.token), body);
+      const response = await request('POST', url, bearer(ctx.token), body);
       if (response.status !== 200) throw new Error(`chunk ${i + 1}: ${response.body}`);
     });
 
