@@ -143,7 +143,7 @@ export async function metadataRead(ctx: BenchContext): Promise<CaseResult> {
 
 /** The 302 and the presigned GET of 4 MiB, next to GetObject of the same object. */
 export async function download(ctx: BenchContext): Promise<CaseResult> {
-  const COUNT = 9;
+  const COUNT = 25;
   const bytes = randomBytes(4 * MiB);
   const created = await call<{ resource: { id: string; upload_data: { size: number } } }>(
     filesUrl(ctx.company),

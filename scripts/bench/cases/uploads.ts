@@ -48,7 +48,7 @@ async function untilComplete(ctx: BenchContext, fileId: string): Promise<void> {
 
 /** POST of 4 MiB through the API until the record is stored, next to PutObject of them. */
 export async function singleUpload(ctx: BenchContext): Promise<CaseResult> {
-  const ROUNDS = 7;
+  const ROUNDS = 15;
   const bytes = randomBytes(4 * MiB);
   const body = await multipartBody(bytes, 'single.bin');
   const post = async () => {
