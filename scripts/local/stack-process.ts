@@ -65,6 +65,11 @@ export async function startLocalStack(): Promise<{
       if (output.includes('Serverless Files is ready at')) {
         clearTimeout(timer);
         child.removeAllListeners('exit');
+        // From here the output only goes to the log. Kept, it made this string grow with
+        // every request logged, searched again at each piece: after a load test, that
+        // search held up this process and, through the full pipe, the stack's own logging.
+        for (const stream of [child.stdout, child.stderr]) stream?.off('data', watch);
+        output = '';
         resolve();
       }
     };

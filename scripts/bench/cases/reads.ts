@@ -157,9 +157,12 @@ export async function download(ctx: BenchContext): Promise<CaseResult> {
   const { content } = (await fileItem(ctx.company, fileId)) as { content: { revision: string } };
   const key = `files/${ctx.company}/${fileId}/${content.revision}/data`;
 
+  const redirects: number[] = [];
   async function viaService(): Promise<void> {
     const link = filesUrl(ctx.company, `/${fileId}/download`);
+    const redirected = performance.now();
     const redirect = await request('GET', link, bearer(ctx.token));
+    redirects.push(performance.now() - redirected);
     if (redirect.status !== 302) throw new Error(`download answered ${redirect.status}`);
     const object = await request('GET', String(redirect.headers.location), {});
     if (object.body.byteLength !== bytes.length) throw new Error('short download');
@@ -182,13 +185,22 @@ export async function download(ctx: BenchContext): Promise<CaseResult> {
   const s = stats(service, 1);
   const b = stats(baseline, 1);
   const ratio = round(s.median / b.median, 2);
+  // The first round warmed up before the clock: its 302 is not one of the timed ones.
+  const r = stats(redirects.slice(1), 1);
   return {
     case: 'download, 4 MiB',
-    service: `302 from the API, then the presigned GET: ${show(s, 'ms')}`,
+    service: `302 from the API, then the presigned GET: ${show(s, 'ms')}, of which the 302: ${show(r, 'ms')}`,
     baseline: `GetObject of the same object: ${show(b, 'ms')}`,
     result: `${ratio}x`,
     target: '<= 1.5x',
     met: ratio <= 1.5,
-    figures: { rounds: COUNT, service_ms: s, get_object_ms: b, ratio, target_ratio: 1.5 },
+    figures: {
+      rounds: COUNT,
+      service_ms: s,
+      redirect_ms: r,
+      get_object_ms: b,
+      ratio,
+      target_ratio: 1.5,
+    },
   };
 }
