@@ -8,12 +8,10 @@
  */
 import { fork } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { writeStackFile } from './stack-file.mts';
-import type { Server } from 'node:http';
 import {
   CreateTableCommand,
   DynamoDBClient,
@@ -21,7 +19,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 
 /**
- * Garbage collection in the emulators' processes. This one holds osls, offline, dynalite and
+ * Garbage collection in the emulators' processes. This one holds osls, offline and
  * every function: about 140 MB of heap, marked whole by each full collection. By default,
  * every 64 MB of Buffers allocated starts one, and a 4 MiB chunk allocates about 16 MB of them
  * on its way through offline and the upload function. Here Buffers count toward the heap's
@@ -31,9 +29,6 @@ import {
  */
 const GC_FLAGS = ['--external-memory-accounted-in-global-limit', '--heap-growing-percent=200'];
 for (const flag of GC_FLAGS) setFlagsFromString(flag);
-
-const require = createRequire(import.meta.url);
-const dynalite = require('dynalite') as (options: object) => Server;
 
 interface S3Record {
   eventName: string;
@@ -133,37 +128,46 @@ class LocalStackPlugin {
     await mkdir(path.join(dataDir, 'dynamodb'), { recursive: true });
     await mkdir(path.join(dataDir, 's3'), { recursive: true });
 
-    const dynamo = dynalite({ path: path.join(dataDir, 'dynamodb'), createTableMs: 0 });
-    await new Promise<void>((resolve, reject) =>
-      dynamo.once('error', reject).listen(dynamodbPort, '127.0.0.1', resolve),
+    await this.#startEmulator('./dynamodb-emulator.mts', 'DynamoDB', {
+      port: dynamodbPort,
+      directory: path.join(dataDir, 'dynamodb'),
+    });
+    await this.#startEmulator(
+      './s3-emulator.mts',
+      'S3',
+      { port: s3Port, directory: path.join(dataDir, 's3'), bucket },
+      (event) => this.#deliver(event),
     );
-    this.#stop.push(() => new Promise((resolve) => dynamo.close(() => resolve())));
 
-    const s3 = fork(
-      fileURLToPath(new URL('./s3-emulator.mts', import.meta.url)),
-      [JSON.stringify({ port: s3Port, directory: path.join(dataDir, 's3'), bucket })],
-      {
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        execArgv: [...process.execArgv, ...GC_FLAGS],
-      },
-    );
+    await this.#createTables();
+  }
+
+  /** An emulator in a process of its own; resolves once it listens. */
+  async #startEmulator(
+    script: string,
+    name: string,
+    options: object,
+    onEvent?: (event: S3Event) => void,
+  ): Promise<void> {
+    const child = fork(fileURLToPath(new URL(script, import.meta.url)), [JSON.stringify(options)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: [...process.execArgv, ...GC_FLAGS],
+    });
     this.#stop.push(
       () =>
         new Promise((resolve) => {
-          if (s3.exitCode !== null) return resolve();
-          s3.once('exit', () => resolve());
-          s3.kill('SIGTERM');
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
         }),
     );
     await new Promise<void>((resolve, reject) => {
-      s3.once('exit', (code) => reject(new Error(`the S3 emulator exited with ${code}`)));
-      s3.on('message', (message: { type: string; event?: S3Event }) => {
+      child.once('exit', (code) => reject(new Error(`the ${name} emulator exited with ${code}`)));
+      child.on('message', (message: { type: string; event?: S3Event }) => {
         if (message.type === 'ready') resolve();
-        if (message.type === 'event' && message.event) this.#deliver(message.event);
+        if (message.type === 'event' && message.event) onEvent?.(message.event);
       });
     });
-
-    await this.#createTables();
   }
 
   async #createTables(): Promise<void> {
