@@ -1,5 +1,8 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  type BatchGetCommandOutput,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -13,7 +16,7 @@ import { config } from '../config';
 import { conflict } from '../domain/errors';
 import type { FileRecord } from '../domain/file';
 import type { FileRecords, Memberships } from '../domain/ports';
-import { principalKey, type Role } from '../domain/principal';
+import { principalKey, type Principal, type Role } from '../domain/principal';
 
 const client = DynamoDBDocumentClient.from(
   new DynamoDBClient({ ...(config.dynamodbEndpoint && { endpoint: config.dynamodbEndpoint }) }),
@@ -321,15 +324,47 @@ export const fileRecords: FileRecords = {
 
 const ROLES: readonly Role[] = ['member', 'admin', 'application'];
 
+const roleIn = (item: Record<string, unknown> | undefined): Role | undefined => {
+  const role = item?.['role'];
+  return ROLES.includes(role as Role) ? (role as Role) : undefined;
+};
+
+const memberKey = (companyId: string, principal: Principal) => ({
+  company_id: companyId,
+  principal: principalKey(principal),
+});
+
+/** Keys DynamoDB leaves unprocessed (throttling) are asked again, a few times. */
+const BATCH_ATTEMPTS = 4;
+
 export const memberships: Memberships = {
   async roleOf(companyId, principal) {
     const { Item } = await client.send(
-      new GetCommand({
-        TableName: config.membersTable,
-        Key: { company_id: companyId, principal: principalKey(principal) },
-      }),
+      new GetCommand({ TableName: config.membersTable, Key: memberKey(companyId, principal) }),
     );
-    const role = Item?.['role'];
-    return ROLES.includes(role) ? (role as Role) : undefined;
+    return roleIn(Item);
+  },
+
+  async roleAndFile(companyId, fileId, principal) {
+    let pending: BatchGetCommandInput['RequestItems'] = {
+      [config.membersTable]: { Keys: [memberKey(companyId, principal)] },
+      [config.filesTable]: { Keys: [key(companyId, fileId)], ConsistentRead: true },
+    };
+    const found = new Map<string, Record<string, unknown>>();
+    for (let attempt = 1; pending && Object.keys(pending).length > 0; attempt++) {
+      if (attempt > BATCH_ATTEMPTS) throw new Error('DynamoDB left keys unprocessed');
+      if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
+      const { Responses, UnprocessedKeys }: BatchGetCommandOutput = await client.send(
+        new BatchGetCommand({ RequestItems: pending }),
+      );
+      for (const [table, items] of Object.entries(Responses ?? {})) {
+        if (items[0]) found.set(table, items[0]);
+      }
+      pending = UnprocessedKeys;
+    }
+    return {
+      role: roleIn(found.get(config.membersTable)),
+      record: found.get(config.filesTable) as FileRecord | undefined,
+    };
   },
 };

@@ -11,13 +11,15 @@ export interface FileRef {
   fileId: string | undefined;
 }
 
+export const notMember = () => forbidden('You are not a member of this company');
+
 export async function requireRole(
   s: RecordServices,
   principal: Principal,
   companyId: string,
 ): Promise<Role> {
   const role = await s.members.roleOf(companyId, principal);
-  if (!role) throw forbidden('You are not a member of this company');
+  if (!role) throw notMember();
   return role;
 }
 
@@ -28,14 +30,9 @@ export async function openFile(
 ): Promise<{ record: FileRecord; role: Role }> {
   const companyId = checkCompanyId(ref.companyId);
   const fileId = checkFileId(ref.fileId);
-  // Both lookups at once (one round trip of latency instead of two), but the membership is
-  // judged first: a non-member learns nothing, not even whether the read failed.
-  const [role, record] = await Promise.allSettled([
-    requireRole(s, ref.principal, companyId),
-    s.records.get(companyId, fileId),
-  ]);
-  if (role.status === 'rejected') throw role.reason;
-  if (record.status === 'rejected') throw record.reason;
-  if (!record.value || record.value.deleting) throw notFound('File not found');
-  return { record: record.value, role: role.value };
+  // One read for both, and the membership judged first: a non-member learns nothing.
+  const { role, record } = await s.members.roleAndFile(companyId, fileId, ref.principal);
+  if (!role) throw notMember();
+  if (!record || record.deleting) throw notFound('File not found');
+  return { record, role };
 }

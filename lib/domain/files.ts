@@ -1,4 +1,4 @@
-import { openFile, requireRole, type FileRef } from './access';
+import { notMember, openFile, requireRole, type FileRef } from './access';
 import { attachmentDisposition } from './content-disposition';
 import { badRequest, conflict, forbidden, notFound } from './errors';
 import {
@@ -211,8 +211,9 @@ export async function thumbnailLink(
 export async function deleteFile(s: StorageServices, ref: FileRef): Promise<void> {
   const companyId = checkCompanyId(ref.companyId);
   const fileId = checkFileId(ref.fileId);
-  const role = await requireRole(s, ref.principal, companyId);
-  const record = await s.records.get(companyId, fileId);
+  // A record already marked `deleting` is found: a delete that failed half-way is finished.
+  const { role, record } = await s.members.roleAndFile(companyId, fileId, ref.principal);
+  if (!role) throw notMember();
   if (!record) throw notFound('File not found');
   const allowed =
     ref.principal.kind === 'application' || role === 'admin' || isCreator(ref.principal, record);

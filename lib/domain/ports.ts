@@ -124,6 +124,12 @@ export interface FileRecords {
 
 export interface Memberships {
   roleOf(companyId: string, principal: Principal): Promise<Role | undefined>;
+  /** The principal's role and the file's record, read together in one round trip. */
+  roleAndFile(
+    companyId: string,
+    fileId: string,
+    principal: Principal,
+  ): Promise<{ role: Role | undefined; record: FileRecord | undefined }>;
 }
 
 export interface PresignOptions {

@@ -75,3 +75,22 @@ export function holdFirst<C>(
   });
   return seen;
 }
+
+/**
+ * Answers commands of a type with `answer(command)` instead of sending them, while it returns
+ * a value (a throttled reply, say); sends them as usual once it returns undefined.
+ */
+export function answerWhile<C>(
+  prototype: Client,
+  commandType: abstract new (...args: never[]) => C,
+  answer: (command: C, seen: number) => unknown,
+) {
+  const seen = { count: 0 };
+  intercept(prototype, async (command, send) => {
+    if (!(command instanceof commandType)) return send();
+    seen.count++;
+    const reply = answer(command, seen.count);
+    return reply === undefined ? send() : reply;
+  });
+  return seen;
+}

@@ -1,5 +1,5 @@
 import { DeleteObjectsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { handler as createFile } from '../../functions/http/create-file';
 import { handler as deleteFile } from '../../functions/http/delete-file';
 import { handler as downloadFile } from '../../functions/http/download-file';
@@ -9,7 +9,7 @@ import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { binaryBytes } from '../helpers/api';
 import { fileIdsOf, fileItem, objectKeys } from '../helpers/aws';
 import { type HandlerResult, httpEvent, invoke, octetStream } from '../helpers/events';
-import { afterFirst, faultOn } from '../helpers/faults';
+import { afterFirst, answerWhile, faultOn } from '../helpers/faults';
 import { createEmptyFile } from '../helpers/handlers';
 import { image } from '../helpers/media';
 import { newCompanyId, tokenFor } from '../helpers/principals';
@@ -126,6 +126,35 @@ describe('faults never leave a record that claims missing bytes', () => {
     );
     expect(failed.statusCode).toBe(500);
     expect(await fileIdsOf(company)).toEqual(before);
+  });
+
+  test('keys DynamoDB leaves unprocessed (throttling) are read again', async () => {
+    const fileId = await createEmptyFile(company, token);
+    const ref = { token, companyId: company, fileId };
+    // Throttled twice: nothing read, every key handed back.
+    const reads = answerWhile(
+      DynamoDBDocumentClient.prototype as never,
+      BatchGetCommand,
+      (command, seen) =>
+        seen <= 2 ? { Responses: {}, UnprocessedKeys: command.input.RequestItems } : undefined,
+    );
+    const read = await invoke(getFile, httpEvent('get-file', ref));
+    expect(read.statusCode).toBe(200);
+    expect(body<{ resource: { id: string } }>(read).resource.id).toBe(fileId);
+    expect(reads.count).toBe(3);
+  });
+
+  test('keys DynamoDB never processes: 500, not a 403 or 404', async () => {
+    const fileId = await createEmptyFile(company, token);
+    answerWhile(DynamoDBDocumentClient.prototype as never, BatchGetCommand, (command) => ({
+      Responses: {},
+      UnprocessedKeys: command.input.RequestItems,
+    }));
+    const read = await invoke(
+      getFile,
+      httpEvent('get-file', { token, companyId: company, fileId }),
+    );
+    expect(read.statusCode).toBe(500);
   });
 
   test('a delete that fails half-way hides the file and finishes when repeated', async () => {
