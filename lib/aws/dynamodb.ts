@@ -280,6 +280,14 @@ export const fileRecords: FileRecords = {
     return (result?.Attributes as FileRecord | undefined)?.content?.thumbnail_attempts;
   },
 
+  async markRetried(companyId, fileId, revision) {
+    await update(companyId, fileId, {
+      UpdateExpression: 'SET content.retried = :true',
+      ConditionExpression: `${LIVE} AND content.revision = :revision`,
+      ExpressionAttributeValues: { ':true': true, ':revision': revision },
+    });
+  },
+
   async abandonThumbnails(companyId, fileId, revision) {
     await update(companyId, fileId, {
       UpdateExpression: 'REMOVE content.thumbnail_lease',

@@ -156,6 +156,18 @@ export const blobs: BlobStore = {
     return Body.transformToByteArray();
   },
 
+  async getRange(key, start, length) {
+    const { Body } = await client.send(
+      new GetObjectCommand({
+        Bucket: config.bucket,
+        Key: key,
+        Range: `bytes=${start}-${start + length - 1}`,
+      }),
+    );
+    if (!Body) throw new Error(`S3 returned no body for ${key}`);
+    return Body.transformToByteArray();
+  },
+
   async sizes(prefix) {
     const sizes = new Map<string, number>();
     for await (const page of listAll(prefix)) {

@@ -18,6 +18,13 @@ export interface Content {
   mime: string;
   size: number;
   chunks: number;
+  /**
+   * The size of every chunk but the last, when they were all alike: where each chunk lies in
+   * the data, to tell an application's late retry of one from the start of an overwrite.
+   */
+  chunk_size?: number;
+  /** An application's chunk of this upload came again after it completed, and was answered. */
+  retried?: boolean;
   thumbnails_status: ThumbnailsStatus;
   thumbnails: Thumbnail[];
   /** When this revision became the content: retries of its chunks shortly after are harmless. */

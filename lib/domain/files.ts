@@ -20,6 +20,7 @@ import {
   declaredFor,
   dropRevision,
   firstChunkOfNewFile,
+  checkNoRetriedChunk,
   hasChunk,
   isLateRetry,
   receiveChunk,
@@ -123,10 +124,11 @@ export async function uploadToFile(
   if (principal.kind === 'user' && !isCreator(principal, record)) {
     throw forbidden("Only the file's creator or an application can upload into it");
   }
+  if (await isLateRetry(s, record, request)) return toPublicFile(record);
   if (principal.kind === 'user' && record.content) {
-    if (isLateRetry(s, record, params)) return toPublicFile(record);
     throw forbidden('This file is complete: only applications can overwrite it');
   }
+  checkNoRetriedChunk(s, record, params);
   if (!data) throw badRequest('No file data: send a multipart part named file');
   if (record.upload || totalChunksOf(params, record) > 1) {
     return reply(s, request, await receiveChunk(s, record, { principal, params, data }));

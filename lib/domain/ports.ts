@@ -94,6 +94,8 @@ export interface FileRecords {
     claim: number,
     content: Content,
   ): Promise<FileRecord | undefined>;
+  /** Notes on the content of `revision` that a chunk of it was answered as a late retry. */
+  markRetried(companyId: string, fileId: string, revision: string): Promise<void>;
   /** Drops the upload of `revision` from the record (it can never complete). */
   cancelUpload(companyId: string, fileId: string, revision: string): Promise<void>;
   /**
@@ -143,6 +145,8 @@ export interface BlobStore {
   put(key: string, body: Uint8Array, contentType: string): Promise<void>;
   /** The whole object; callers check its size first. */
   get(key: string): Promise<Uint8Array>;
+  /** `length` bytes of the object from `start`. */
+  getRange(key: string, start: number, length: number): Promise<Uint8Array>;
   /** Key -> size of every object under the prefix. */
   sizes(prefix: string): Promise<Map<string, number>>;
   /** S3 multipart upload of `key`: the object appears only on completion, whole. */

@@ -537,6 +537,7 @@ async function assemble(
     mime: upload.mime,
     size,
     chunks: upload.total_chunks,
+    chunk_size: uniformChunkSize(chunks),
     ...initialThumbnails(s, { mime: upload.mime, name: upload.name, size }),
     completed_at: s.now(),
   };
@@ -588,17 +589,78 @@ export async function abandonUpload(s: StorageServices, record: FileRecord): Pro
   if (record.upload) await discard(s, record, record.upload);
 }
 
+/** The size of every chunk but the last, when they are all alike. */
+function uniformChunkSize(chunks: StoredChunk[]): number | undefined {
+  const size = chunks[0]?.size;
+  const alike = chunks.slice(0, -1).every((chunk) => chunk.size === size);
+  return chunks.length > 1 && alike ? size : undefined;
+}
+
 /**
- * A user re-sending a chunk of the upload that just completed (its reply was lost): the
- * same totals, within minutes. Harmless, so answered rather than refused.
+ * A chunk of the upload that just completed, sent again (its reply was lost): the same
+ * totals, within minutes. Harmless, so answered rather than refused or taken for the start of
+ * an overwrite. A user cannot overwrite, so for a user that is enough. An application can:
+ * its chunk is a retry only if it holds the very bytes at its place in the content. Taken for
+ * an overwrite, it started an upload of its own that a later overwrite with as many chunks
+ * joined, keeping this stale chunk in place of its own.
  */
-export function isLateRetry(s: RecordServices, record: FileRecord, params: UploadParams): boolean {
+export async function isLateRetry(
+  s: StorageServices,
+  record: FileRecord,
+  request: { principal: Principal; params: UploadParams; data: IncomingData | undefined },
+): Promise<boolean> {
+  const { content } = record;
+  const { params, data } = request;
+  if (!content || !sameTotalsSoonAfter(s, record, params)) return false;
+  if (request.principal.kind === 'user') return true;
+
+  const place = chunkPlace(content, params.chunkNumber ?? 0);
+  if (!place || data?.bytes.byteLength !== place.length) return false;
+  const key = keys.data(record.company_id, record.id, content.revision);
+  const stored = await s.blobs.getRange(key, place.start, place.length);
+  const same = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).equals(data.bytes);
+  if (same) await s.records.markRetried(record.company_id, record.id, content.revision);
+  return same;
+}
+
+/**
+ * A chunk with the totals of the content that completed minutes ago, no upload in progress:
+ * a late retry of that upload, or the start of an overwrite with as many chunks.
+ */
+function sameTotalsSoonAfter(s: RecordServices, record: FileRecord, params: UploadParams) {
   const { content } = record;
   if (!content?.completed_at || record.upload || params.chunkNumber === undefined) return false;
   const sameTotals =
     params.totalChunks === content.chunks &&
     (!params.totalSize || params.totalSize === content.size);
   return sameTotals && s.now() - content.completed_at < RETRY_AFTER_COMPLETION_MS;
+}
+
+/**
+ * An application's overwrite cannot start with as many chunks as the content that completed
+ * minutes ago once one of that content's chunks was answered as a late retry: the client may
+ * have sent a chunk of this overwrite that happened to hold the same bytes (answered, so
+ * missing from it), or the retry was the old upload's and the overwrite's own chunk is still
+ * to come. Either way this upload could end stuck or mixed; refused until the window ends.
+ */
+export function checkNoRetriedChunk(s: RecordServices, record: FileRecord, params: UploadParams) {
+  const { content } = record;
+  if (!content?.retried || !sameTotalsSoonAfter(s, record, params)) return;
+  const wait = Math.ceil(
+    ((content.completed_at ?? 0) + RETRY_AFTER_COMPLETION_MS - s.now()) / 1000,
+  );
+  throw conflict(
+    `A chunk of this file's last upload (total_chunks=${content.chunks}) was sent again after ` +
+      `it completed; an overwrite with as many chunks can start in ${wait} s`,
+  );
+}
+
+/** Where chunk n lies in a completed content, when its chunks were alike. */
+function chunkPlace(content: Content, n: number): { start: number; length: number } | undefined {
+  const { chunk_size: size, chunks } = content;
+  if (!size || chunks < 2 || n < 1 || n > chunks) return undefined;
+  const start = (n - 1) * size;
+  return { start, length: n < chunks ? size : content.size - start };
 }
 
 async function bestEffort(

@@ -1,6 +1,6 @@
 import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { binaryBytes, sha256 } from '../helpers/api';
-import { fileItem, objectKeys } from '../helpers/aws';
+import { fileItem, objectKeys, putFileItem } from '../helpers/aws';
 import { MiB } from '../helpers/chunks';
 import { type HandlerResult, httpEvent, invoke } from '../helpers/events';
 import { createEmptyFile, storedData, uploadBytes } from '../helpers/handlers';
@@ -154,4 +154,70 @@ test('an upload older than UPLOAD_MAX_AGE_SECONDS is replaced by a new one', asy
   expect(upload).toMatchObject({ total_chunks: 2, chunk_count: 1 });
   expect(upload?.revision).not.toBe(old);
   expect(await objectKeys(`uploads/${company}/${fileId}/${old}/`)).toEqual([]);
+});
+
+describe("an application's chunk sent again after its upload completed", () => {
+  const v1 = binaryBytes(10 * MiB, 21);
+  const v2 = binaryBytes(10 * MiB, 22);
+  const q = (n: number) => ({ chunk_number: String(n), total_chunks: '3' });
+  const piece = (bytes: Buffer, n: number) => bytes.subarray((n - 1) * 4 * MiB, n * 4 * MiB);
+  const send = (fileId: string, bytes: Buffer, n: number) =>
+    chunk(fileId, app, q(n), piece(bytes, n));
+  const sendAll = async (fileId: string, bytes: Buffer) => {
+    for (const n of [1, 2, 3]) expect((await send(fileId, bytes, n)).statusCode).toBe(200);
+  };
+  /** As if the upload had completed minutes ago, past the window for late retries. */
+  const windowOver = async (fileId: string) => {
+    const item = (await fileItem(company, fileId)) as { content: { completed_at: number } };
+    item.content.completed_at -= 10 * 60_000;
+    await putFileItem(item);
+  };
+
+  test('with the same bytes, is answered and starts nothing', async () => {
+    const fileId = await newFile();
+    await sendAll(fileId, v1);
+    // The reply to the completing chunk was lost: the application sends it again.
+    const retried = await send(fileId, v1, 3);
+    expect(retried.statusCode).toBe(200);
+    expect(resource(retried).upload_data.status).toBe('complete');
+    expect((await fileItem(company, fileId))?.['upload']).toBeUndefined();
+    // Taken for an overwrite, it started an upload that this later one joined, keeping the
+    // stale chunk 3 in place of its own.
+    await windowOver(fileId);
+    await sendAll(fileId, v2);
+    expect(await stored(fileId)).toBe(sha256(v2));
+  });
+
+  test('then an overwrite with as many chunks: 409 until the window ends', async () => {
+    const fileId = await newFile();
+    await sendAll(fileId, v1);
+    await send(fileId, v1, 3);
+    const early = await send(fileId, v2, 1);
+    expect(early.statusCode).toBe(409);
+    expect(JSON.parse(early.body).message).toContain('total_chunks=3');
+    expect(await stored(fileId)).toBe(sha256(v1));
+    await windowOver(fileId);
+    await sendAll(fileId, v2);
+    expect(await stored(fileId)).toBe(sha256(v2));
+  });
+
+  test('an overwrite whose first chunk holds the old bytes: 409, never stuck or mixed', async () => {
+    const fileId = await newFile();
+    await sendAll(fileId, v1);
+    const v3 = Buffer.concat([piece(v1, 1), piece(v2, 2), piece(v2, 3)]);
+    expect(resource(await send(fileId, v3, 1)).upload_data.status).toBe('complete');
+    expect((await send(fileId, v3, 2)).statusCode).toBe(409);
+    await windowOver(fileId);
+    await sendAll(fileId, v3);
+    expect(await stored(fileId)).toBe(sha256(v3));
+  });
+
+  test('with other bytes, and no retry before: an overwrite', async () => {
+    const fileId = await newFile();
+    await sendAll(fileId, v1);
+    expect((await send(fileId, v2, 3)).statusCode).toBe(200);
+    expect((await fileItem(company, fileId))?.['upload']).toMatchObject({ chunk_count: 1 });
+    for (const n of [1, 2]) await send(fileId, v2, n);
+    expect(await stored(fileId)).toBe(sha256(v2));
+  });
 });
