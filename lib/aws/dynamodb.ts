@@ -130,18 +130,33 @@ export const fileRecords: FileRecords = {
     return result?.Attributes as FileRecord | undefined;
   },
 
-  async startUpload(companyId, fileId, upload, { overwrite, replacing }) {
-    const live = overwrite ? LIVE : `${LIVE} AND attribute_not_exists(content)`;
+  async startUpload(companyId, fileId, upload, { overwrite, replacing, retriedSince }) {
+    let live = overwrite ? LIVE : `${LIVE} AND attribute_not_exists(content)`;
+    if (retriedSince !== undefined) {
+      live +=
+        ' AND (attribute_exists(#upload) OR attribute_not_exists(content.retried) OR ' +
+        'content.completed_at < :since OR content.chunks <> :chunks' +
+        (upload.total_size ? ' OR content.#size <> :size)' : ')');
+    }
     const result = await update(companyId, fileId, {
       UpdateExpression: replacing
         ? 'SET #upload = :upload, updated_at = :now'
         : 'SET #upload = if_not_exists(#upload, :upload), updated_at = :now',
       ConditionExpression: replacing ? `${live} AND #upload.#revision = :replacing` : live,
-      ExpressionAttributeNames: replacing ? names('#upload', '#revision') : names('#upload'),
+      ExpressionAttributeNames: {
+        ...(replacing ? names('#upload', '#revision') : names('#upload')),
+        // `size` is a reserved word.
+        ...(retriedSince !== undefined && upload.total_size && { '#size': 'size' }),
+      },
       ExpressionAttributeValues: {
         ':upload': upload,
         ':now': upload.started_at,
         ...(replacing && { ':replacing': replacing }),
+        ...(retriedSince !== undefined && {
+          ':since': retriedSince,
+          ':chunks': upload.total_chunks,
+          ...(upload.total_size && { ':size': upload.total_size }),
+        }),
       },
       ReturnValues: 'ALL_NEW',
     });
@@ -281,11 +296,12 @@ export const fileRecords: FileRecords = {
   },
 
   async markRetried(companyId, fileId, revision) {
-    await update(companyId, fileId, {
+    const result = await update(companyId, fileId, {
       UpdateExpression: 'SET content.retried = :true',
-      ConditionExpression: `${LIVE} AND content.revision = :revision`,
+      ConditionExpression: `${LIVE} AND content.revision = :revision AND attribute_not_exists(upload)`,
       ExpressionAttributeValues: { ':true': true, ':revision': revision },
     });
+    return result !== undefined;
   },
 
   async abandonThumbnails(companyId, fileId, revision) {

@@ -5,6 +5,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
+  NoSuchKey,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -157,15 +158,20 @@ export const blobs: BlobStore = {
   },
 
   async getRange(key, start, length) {
-    const { Body } = await client.send(
-      new GetObjectCommand({
-        Bucket: config.bucket,
-        Key: key,
-        Range: `bytes=${start}-${start + length - 1}`,
-      }),
-    );
-    if (!Body) throw new Error(`S3 returned no body for ${key}`);
-    return Body.transformToByteArray();
+    try {
+      const { Body } = await client.send(
+        new GetObjectCommand({
+          Bucket: config.bucket,
+          Key: key,
+          Range: `bytes=${start}-${start + length - 1}`,
+        }),
+      );
+      if (!Body) throw new Error(`S3 returned no body for ${key}`);
+      return await Body.transformToByteArray();
+    } catch (error) {
+      if (error instanceof NoSuchKey) return undefined; // replaced meanwhile
+      throw error;
+    }
   },
 
   async sizes(prefix) {

@@ -38,7 +38,15 @@ export interface FileRecords {
     companyId: string,
     fileId: string,
     upload: PendingUpload,
-    options: { overwrite: boolean; replacing?: string },
+    options: {
+      overwrite: boolean;
+      replacing?: string;
+      /**
+       * Not started (an upload in progress is still joined) while the content has this
+       * upload's totals and had a chunk answered as a late retry, if it completed after this.
+       */
+      retriedSince?: number;
+    },
   ): Promise<FileRecord | undefined>;
   /**
    * Records chunk `chunkNumber` of the upload of `revision` once. Returns the record after
@@ -94,8 +102,11 @@ export interface FileRecords {
     claim: number,
     content: Content,
   ): Promise<FileRecord | undefined>;
-  /** Notes on the content of `revision` that a chunk of it was answered as a late retry. */
-  markRetried(companyId: string, fileId: string, revision: string): Promise<void>;
+  /**
+   * Notes on the content of `revision` that a chunk of it is answered as a late retry, unless
+   * an upload started meanwhile (the chunk then belongs to it). False when not noted.
+   */
+  markRetried(companyId: string, fileId: string, revision: string): Promise<boolean>;
   /** Drops the upload of `revision` from the record (it can never complete). */
   cancelUpload(companyId: string, fileId: string, revision: string): Promise<void>;
   /**
@@ -145,8 +156,8 @@ export interface BlobStore {
   put(key: string, body: Uint8Array, contentType: string): Promise<void>;
   /** The whole object; callers check its size first. */
   get(key: string): Promise<Uint8Array>;
-  /** `length` bytes of the object from `start`. */
-  getRange(key: string, start: number, length: number): Promise<Uint8Array>;
+  /** `length` (> 0) bytes of the object from `start`; undefined if the object is gone. */
+  getRange(key: string, start: number, length: number): Promise<Uint8Array | undefined>;
   /** Key -> size of every object under the prefix. */
   sizes(prefix: string): Promise<Map<string, number>>;
   /** S3 multipart upload of `key`: the object appears only on completion, whole. */

@@ -201,9 +201,11 @@ async function joinOrStart(
     return current;
   }
   const candidate = await newUpload(s, record, request, totalChunks);
+  const overwrite = request.principal.kind === 'application';
   const started = await s.records.startUpload(record.company_id, record.id, candidate, {
-    overwrite: request.principal.kind === 'application',
+    overwrite,
     replacing: stale ? current.revision : undefined,
+    retriedSince: overwrite ? s.now() - RETRY_AFTER_COMPLETION_MS : undefined,
   });
   const upload = started?.upload ?? (await s.records.get(record.company_id, record.id))?.upload;
   if (upload?.revision !== candidate.revision) await discard(s, record, candidate);
@@ -211,6 +213,7 @@ async function joinOrStart(
   if (!upload) {
     const now = await s.records.get(record.company_id, record.id);
     if (!now || now.deleting) throw notFound('File not found');
+    checkNoRetriedChunk(s, now, request.params);
     throw forbidden('This file is complete: only applications can overwrite it');
   }
   checkSameUpload(upload, request.params, totalChunks);
@@ -616,11 +619,16 @@ export async function isLateRetry(
 
   const place = chunkPlace(content, params.chunkNumber ?? 0);
   if (!place || data?.bytes.byteLength !== place.length) return false;
-  const key = keys.data(record.company_id, record.id, content.revision);
-  const stored = await s.blobs.getRange(key, place.start, place.length);
-  const same = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).equals(data.bytes);
-  if (same) await s.records.markRetried(record.company_id, record.id, content.revision);
-  return same;
+  if (place.length > 0) {
+    const key = keys.data(record.company_id, record.id, content.revision);
+    const stored = await s.blobs.getRange(key, place.start, place.length);
+    if (!stored) return false;
+    const view = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
+    if (!view.equals(data.bytes)) return false;
+  }
+  // An upload started since the record was read (this chunk's siblings, sent at once): the
+  // chunk belongs to it.
+  return s.records.markRetried(record.company_id, record.id, content.revision);
 }
 
 /**

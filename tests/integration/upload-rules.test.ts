@@ -1,8 +1,10 @@
+import { CreateMultipartUploadCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { binaryBytes, sha256 } from '../helpers/api';
 import { fileItem, objectKeys, putFileItem } from '../helpers/aws';
 import { MiB } from '../helpers/chunks';
 import { type HandlerResult, httpEvent, invoke } from '../helpers/events';
+import { holdFirst } from '../helpers/faults';
 import { createEmptyFile, storedData, uploadBytes } from '../helpers/handlers';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 
@@ -23,6 +25,9 @@ beforeAll(async () => {
   ]);
 });
 
+afterEach(() => jest.restoreAllMocks());
+
+const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
 const resource = (result: Result) => (JSON.parse(result.body) as { resource: Resource }).resource;
 
 const newFile = (query: Record<string, string> = {}) => createEmptyFile(company, user, query);
@@ -159,7 +164,12 @@ test('an upload older than UPLOAD_MAX_AGE_SECONDS is replaced by a new one', asy
 describe("an application's chunk sent again after its upload completed", () => {
   const v1 = binaryBytes(10 * MiB, 21);
   const v2 = binaryBytes(10 * MiB, 22);
-  const q = (n: number) => ({ chunk_number: String(n), total_chunks: '3' });
+  // With total_size, as careful clients send it: the size takes part in every rule here.
+  const q = (n: number) => ({
+    chunk_number: String(n),
+    total_chunks: '3',
+    total_size: String(10 * MiB),
+  });
   const piece = (bytes: Buffer, n: number) => bytes.subarray((n - 1) * 4 * MiB, n * 4 * MiB);
   const send = (fileId: string, bytes: Buffer, n: number) =>
     chunk(fileId, app, q(n), piece(bytes, n));
@@ -210,6 +220,50 @@ describe("an application's chunk sent again after its upload completed", () => {
     await windowOver(fileId);
     await sendAll(fileId, v3);
     expect(await stored(fileId)).toBe(sha256(v3));
+  });
+
+  test('the same bytes checked while sibling chunks start an overwrite: the chunk joins it', async () => {
+    const fileId = await newFile();
+    await sendAll(fileId, v1);
+    const v3 = Buffer.concat([piece(v1, 1), piece(v2, 2), piece(v2, 3)]);
+    // Chunk 1's comparison is held until chunk 2 (sent at the same time) started the upload.
+    let second: Promise<Result> | undefined;
+    holdFirst(
+      S3Client.prototype as never,
+      GetObjectCommand,
+      (command) => command.input.Range !== undefined,
+      async () => {
+        second = send(fileId, v3, 2);
+        while (!(await fileItem(company, fileId))?.['upload']) await pause();
+      },
+    );
+    expect((await send(fileId, v3, 1)).statusCode).toBe(200);
+    expect((await second!).statusCode).toBe(200);
+    const last = await send(fileId, v3, 3);
+    expect(resource(last).upload_data.status).toBe('complete');
+    expect(await stored(fileId)).toBe(sha256(v3));
+  });
+
+  test('an overwrite starting while a chunk is answered as a retry: 409, nothing stuck', async () => {
+    const fileId = await newFile();
+    await sendAll(fileId, v1);
+    const v3 = Buffer.concat([piece(v1, 1), piece(v2, 2), piece(v2, 3)]);
+    // Chunk 2 read the record before chunk 1 (sent at the same time) was answered as a retry;
+    // its upload's start is held until then.
+    let first: Promise<Result> | undefined;
+    holdFirst(
+      S3Client.prototype as never,
+      CreateMultipartUploadCommand,
+      () => true,
+      async () => {
+        first = send(fileId, v3, 1);
+        while (!(await fileItem(company, fileId))?.['content']?.retried) await pause();
+      },
+    );
+    expect((await send(fileId, v3, 2)).statusCode).toBe(409);
+    expect(resource(await first!).upload_data.status).toBe('complete');
+    expect((await fileItem(company, fileId))?.['upload']).toBeUndefined();
+    expect(await stored(fileId)).toBe(sha256(v1));
   });
 
   test('with other bytes, and no retry before: an overwrite', async () => {
