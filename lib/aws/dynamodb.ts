@@ -295,11 +295,13 @@ export const fileRecords: FileRecords = {
     return (result?.Attributes as FileRecord | undefined)?.content?.thumbnail_attempts;
   },
 
-  async markRetried(companyId, fileId, revision) {
+  async markRetried(companyId, fileId, revision, since) {
     const result = await update(companyId, fileId, {
       UpdateExpression: 'SET content.retried = :true',
-      ConditionExpression: `${LIVE} AND content.revision = :revision AND attribute_not_exists(upload)`,
-      ExpressionAttributeValues: { ':true': true, ':revision': revision },
+      ConditionExpression:
+        `${LIVE} AND content.revision = :revision AND attribute_not_exists(upload) ` +
+        'AND content.completed_at >= :since',
+      ExpressionAttributeValues: { ':true': true, ':revision': revision, ':since': since },
     });
     return result !== undefined;
   },

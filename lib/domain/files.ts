@@ -128,8 +128,8 @@ export async function uploadToFile(
   if (principal.kind === 'user' && record.content) {
     throw forbidden('This file is complete: only applications can overwrite it');
   }
-  checkNoRetriedChunk(s, record, params);
   if (!data) throw badRequest('No file data: send a multipart part named file');
+  checkNoRetriedChunk(s, record, params);
   if (record.upload || totalChunksOf(params, record) > 1) {
     return reply(s, request, await receiveChunk(s, record, { principal, params, data }));
   }

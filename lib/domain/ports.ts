@@ -104,9 +104,10 @@ export interface FileRecords {
   ): Promise<FileRecord | undefined>;
   /**
    * Notes on the content of `revision` that a chunk of it is answered as a late retry, unless
-   * an upload started meanwhile (the chunk then belongs to it). False when not noted.
+   * an upload started meanwhile (the chunk then belongs to it) or the content completed
+   * before `since`. False when not noted.
    */
-  markRetried(companyId: string, fileId: string, revision: string): Promise<boolean>;
+  markRetried(companyId: string, fileId: string, revision: string, since: number): Promise<boolean>;
   /** Drops the upload of `revision` from the record (it can never complete). */
   cancelUpload(companyId: string, fileId: string, revision: string): Promise<void>;
   /**

@@ -213,7 +213,13 @@ async function joinOrStart(
   if (!upload) {
     const now = await s.records.get(record.company_id, record.id);
     if (!now || now.deleting) throw notFound('File not found');
-    checkNoRetriedChunk(s, now, request.params);
+    if (overwrite) {
+      // Refused while a late retry of the content is noted (startUpload's condition), even
+      // if that window closed since; otherwise the record changed under this request.
+      throw now.content?.retried
+        ? retriedConflict(s, now.content)
+        : conflict('The file changed during this request; retry');
+    }
     throw forbidden('This file is complete: only applications can overwrite it');
   }
   checkSameUpload(upload, request.params, totalChunks);
@@ -627,8 +633,9 @@ export async function isLateRetry(
     if (!view.equals(data.bytes)) return false;
   }
   // An upload started since the record was read (this chunk's siblings, sent at once): the
-  // chunk belongs to it.
-  return s.records.markRetried(record.company_id, record.id, content.revision);
+  // chunk belongs to it. Past the window (the comparison took time), it is an overwrite.
+  const since = s.now() - RETRY_AFTER_COMPLETION_MS;
+  return s.records.markRetried(record.company_id, record.id, content.revision, since);
 }
 
 /**
@@ -652,12 +659,14 @@ function sameTotalsSoonAfter(s: RecordServices, record: FileRecord, params: Uplo
  * to come. Either way this upload could end stuck or mixed; refused until the window ends.
  */
 export function checkNoRetriedChunk(s: RecordServices, record: FileRecord, params: UploadParams) {
-  const { content } = record;
-  if (!content?.retried || !sameTotalsSoonAfter(s, record, params)) return;
-  const wait = Math.ceil(
-    ((content.completed_at ?? 0) + RETRY_AFTER_COMPLETION_MS - s.now()) / 1000,
-  );
-  throw conflict(
+  if (!record.content?.retried || !sameTotalsSoonAfter(s, record, params)) return;
+  throw retriedConflict(s, record.content);
+}
+
+function retriedConflict(s: RecordServices, content: Content): DomainError {
+  const endsAt = (content.completed_at ?? 0) + RETRY_AFTER_COMPLETION_MS;
+  const wait = Math.max(0, Math.ceil((endsAt - s.now()) / 1000));
+  return conflict(
     `A chunk of this file's last upload (total_chunks=${content.chunks}) was sent again after ` +
       `it completed; an overwrite with as many chunks can start in ${wait} s`,
   );

@@ -266,6 +266,25 @@ describe("an application's chunk sent again after its upload completed", () => {
     expect(await stored(fileId)).toBe(sha256(v1));
   });
 
+  test('the same bytes, compared as the window closes: an overwrite, not a retry', async () => {
+    const fileId = await newFile();
+    await sendAll(fileId, v1);
+    const item = (await fileItem(company, fileId)) as { content: { completed_at: number } };
+    item.content.completed_at = Date.now() - 5 * 60_000 + 300;
+    await putFileItem(item);
+    // The comparison ends after the window: noting a retry then would leave this overwrite
+    // without its chunk 1 once its other chunks start it.
+    holdFirst(
+      S3Client.prototype as never,
+      GetObjectCommand,
+      (command) => command.input.Range !== undefined,
+      () => new Promise((resolve) => setTimeout(resolve, 600)),
+    );
+    const v3 = Buffer.concat([piece(v1, 1), piece(v2, 2), piece(v2, 3)]);
+    await sendAll(fileId, v3);
+    expect(await stored(fileId)).toBe(sha256(v3));
+  });
+
   test('with other bytes, and no retry before: an overwrite', async () => {
     const fileId = await newFile();
     await sendAll(fileId, v1);
