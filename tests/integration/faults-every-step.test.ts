@@ -112,6 +112,24 @@ const scenarios: Scenario[] = [
     done: async (fileId) => expect(await stored(fileId)).toEqual(replacement),
   },
   {
+    name: "an application's chunk sent again after its upload completed",
+    setup: async () => {
+      const fileId = await emptyFile();
+      await chunk(fileId, app, 1, 2, big.subarray(0, 4 * MiB));
+      await chunk(fileId, app, 2, 2, big.subarray(4 * MiB));
+      return fileId;
+    },
+    act: (fileId) => chunk(fileId, app, 2, 2, big.subarray(4 * MiB)),
+    done: async (fileId, result) => {
+      expect(resourceOf<{ upload_data: { status: string } }>(result).upload_data.status).toBe(
+        'complete',
+      );
+      const item = await fileItem(company, fileId);
+      expect(item?.['upload']).toBeUndefined();
+      expect(sha256((await stored(fileId)) ?? Buffer.alloc(0))).toBe(sha256(big));
+    },
+  },
+  {
     name: 'delete',
     setup: async () => {
       const fileId = await emptyFile();
