@@ -11,7 +11,7 @@ export interface FileRef {
   fileId: string | undefined;
 }
 
-export const notMember = () => forbidden('You are not a member of this company');
+const notMember = () => forbidden('You are not a member of this company');
 
 export async function requireRole(
   s: RecordServices,
@@ -23,16 +23,20 @@ export async function requireRole(
   return role;
 }
 
-/** The file, for a member of its company; a file being deleted is already gone. */
+/**
+ * The file, for a member of its company. A file being deleted is already gone, except for
+ * delete itself (`evenDeleting`), which finishes a delete that failed half-way.
+ */
 export async function openFile(
   s: RecordServices,
   ref: FileRef,
+  { evenDeleting = false } = {},
 ): Promise<{ record: FileRecord; role: Role }> {
   const companyId = checkCompanyId(ref.companyId);
   const fileId = checkFileId(ref.fileId);
   // One read for both, and the membership judged first: a non-member learns nothing.
   const { role, record } = await s.members.roleAndFile(companyId, fileId, ref.principal);
   if (!role) throw notMember();
-  if (!record || record.deleting) throw notFound('File not found');
+  if (!record || (record.deleting && !evenDeleting)) throw notFound('File not found');
   return { record, role };
 }

@@ -1,4 +1,4 @@
-import { notMember, openFile, requireRole, type FileRef } from './access';
+import { openFile, requireRole, type FileRef } from './access';
 import { attachmentDisposition } from './content-disposition';
 import { badRequest, conflict, forbidden, notFound } from './errors';
 import {
@@ -10,7 +10,7 @@ import {
   type FileRecord,
   type PublicFile,
 } from './file';
-import { checkCompanyId, checkFileId, keys, newFileId, newRevision } from './ids';
+import { checkCompanyId, keys, newFileId, newRevision } from './ids';
 import { checkRequestData, nameAndMime, type IncomingData } from './incoming';
 import type { Principal } from './principal';
 import { awaitThumbnails, initialThumbnails } from './thumbnails';
@@ -211,12 +211,8 @@ export async function thumbnailLink(
  * failed half-way is finished by asking again.
  */
 export async function deleteFile(s: StorageServices, ref: FileRef): Promise<void> {
-  const companyId = checkCompanyId(ref.companyId);
-  const fileId = checkFileId(ref.fileId);
-  // A record already marked `deleting` is found: a delete that failed half-way is finished.
-  const { role, record } = await s.members.roleAndFile(companyId, fileId, ref.principal);
-  if (!role) throw notMember();
-  if (!record) throw notFound('File not found');
+  const { record, role } = await openFile(s, ref, { evenDeleting: true });
+  const { company_id: companyId, id: fileId } = record;
   const allowed =
     ref.principal.kind === 'application' || role === 'admin' || isCreator(ref.principal, record);
   if (!allowed) {
