@@ -11,6 +11,22 @@ import type { HttpEvent } from './request';
 const MAX_BODY_BYTES = MAX_REQUEST_DATA_BYTES + 64 * 1024;
 
 /**
+ * Bodies that carry no file: Twake's web client creates a file with `body: '{}'`, which fetch
+ * sends as text/plain, and other clients send JSON, a form or nothing. Any other type names
+ * bytes the Lambda path cannot take as they are (API Gateway and offline keep binary bodies
+ * intact only for the two data types), so those are refused rather than ignored.
+ */
+function carriesNoFile(mediaType: string): boolean {
+  return (
+    mediaType === '' ||
+    mediaType.startsWith('text/') ||
+    mediaType === 'application/json' ||
+    mediaType.endsWith('+json') ||
+    mediaType === 'application/x-www-form-urlencoded'
+  );
+}
+
+/**
  * File data of an upload request: the first file part of a multipart/form-data body (as
  * Twake and resumable.js send it) or a raw application/octet-stream body. Undefined when the
  * request carries no data. The size limit is checked here even under serverless offline,
@@ -28,9 +44,10 @@ export async function readUploadBody(event: HttpEvent): Promise<IncomingData | u
   if (mediaType === 'multipart/form-data')
     return firstFilePart(body ?? Buffer.alloc(0), contentType);
   if (mediaType === 'application/octet-stream') return { bytes: body ?? Buffer.alloc(0) };
-  if (!body || body.byteLength === 0 || mediaType === 'application/json') return undefined;
+  if (!body || body.byteLength === 0 || carriesNoFile(mediaType)) return undefined;
   throw unsupportedMediaType(
-    'Send file data as multipart/form-data (a part named file) or application/octet-stream',
+    `A ${mediaType} body cannot carry file data here: send it as multipart/form-data ` +
+      '(a part named file) or application/octet-stream',
   );
 }
 
@@ -48,18 +65,22 @@ function firstFilePart(body: Buffer, contentType: string): Promise<IncomingData>
       reject(badRequest('Malformed multipart/form-data: missing boundary'));
       return;
     }
+    const malformed = () => reject(badRequest('Malformed multipart/form-data body'));
     let file: IncomingData | undefined;
     parser.on('file', (_field, stream, info) => {
       const pieces: Buffer[] = [];
       stream.on('data', (piece: Buffer) => pieces.push(piece));
       stream.on('limit', () => reject(tooLarge(TOO_LARGE_FOR_ONE_REQUEST)));
+      // A body cut inside the part fails this stream too: an error without a listener would
+      // end the process, and every request it serves with it.
+      stream.on('error', malformed);
       stream.on('end', () => {
         // Parsed from one buffer, the data is usually one view of it: no copy then.
         const bytes = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
         file = { bytes, filename: info.filename, mime: info.mimeType };
       });
     });
-    parser.on('error', () => reject(badRequest('Malformed multipart/form-data body')));
+    parser.on('error', malformed);
     parser.on('close', () =>
       file ? resolve(file) : reject(badRequest('The multipart body has no file part')),
     );

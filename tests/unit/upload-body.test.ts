@@ -134,6 +134,12 @@ describe('readUploadBody', () => {
     ['a null body (serverless offline)', { body: null }],
     ['an empty body', { body: '', headers: { 'content-type': 'text/plain' } }],
     ['a JSON body', { body: '{}', headers: { 'content-type': 'application/json' } }],
+    // Twake's create: fetch(url, { body: '{}' }) sends text/plain.
+    ["Twake's create", { body: '{}', headers: { 'content-type': 'text/plain;charset=UTF-8' } }],
+    ['a text body', { body: 'hello', headers: { 'content-type': 'text/plain' } }],
+    ['a form', { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
+    ['JSON by suffix', { body: '{}', headers: { 'content-type': 'application/ld+json' } }],
+    ['no content type', { body: '{}' }],
   ])('%s carries no data', async (_, request) => {
     await expect(
       readUploadBody({ headers: {}, ...request } as unknown as HttpEvent),
@@ -146,5 +152,29 @@ describe('readUploadBody', () => {
       body: 'abc',
     } as unknown as HttpEvent);
     expect(error.kind).toBe('UnsupportedMediaType');
+    expect(error.message).toContain('multipart/form-data');
+  });
+
+  test('a body cut inside its file part is a 400, and nothing is left to throw later', async () => {
+    const uncaught: unknown[] = [];
+    const record = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', record);
+    try {
+      const whole = Buffer.concat([
+        Buffer.from(`--${BOUNDARY}\r\n`),
+        Buffer.from('Content-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n'),
+        Buffer.alloc(1000, 1),
+      ]); // no closing boundary: the part never ends
+      const error = await failure({
+        headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+        body: whole.toString('base64'),
+        isBase64Encoded: true,
+      } as unknown as HttpEvent);
+      expect(error.kind).toBe('BadRequest');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', record);
+    }
   });
 });
