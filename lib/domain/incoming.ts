@@ -1,6 +1,7 @@
 import { lookup } from 'mime-types';
 import { tooLarge } from './errors';
 import type { Declared } from './file';
+import { checkName, clientMime } from './names-and-types';
 import type { UploadParams } from './upload-params';
 
 /**
@@ -9,9 +10,11 @@ import type { UploadParams } from './upload-params';
  */
 export const MAX_REQUEST_DATA_BYTES = 4 * 1024 * 1024;
 
+/** Names the fix, for Twake's web client too: as shipped it sends up to 50 MB per request. */
 export const TOO_LARGE_FOR_ONE_REQUEST =
   `A request carries at most ${MAX_REQUEST_DATA_BYTES} bytes (4 MiB) of file data; ` +
-  'send larger files in chunks';
+  'send larger files in chunks of at most 4 MiB (resumable.js, as in Twake: ' +
+  'chunkSize: 4 * 1024 * 1024 with forceChunkSize: true)';
 
 /** Bytes of one request, with what the client said about them. */
 export interface IncomingData {
@@ -26,6 +29,12 @@ export function checkRequestData(data: IncomingData): void {
   if (data.bytes.byteLength > MAX_REQUEST_DATA_BYTES) throw tooLarge(TOO_LARGE_FOR_ONE_REQUEST);
 }
 
+/** The multipart part's type, when it names a specific one a header can carry. */
+function partMime(data: IncomingData): string | undefined {
+  const mime = data.mime ? clientMime(data.mime) : undefined;
+  return mime === 'unsafe' || mime === GENERIC_MIME ? undefined : mime;
+}
+
 /**
  * Name and type of an upload: what the query says now, else what the create declared, else
  * the multipart part's; a missing or generic type is guessed from the name.
@@ -35,8 +44,8 @@ export function nameAndMime(
   declared: Declared | undefined,
   data: IncomingData,
 ): { name: string; mime: string } {
-  const name = params.filename ?? declared?.name ?? (data.filename || 'untitled');
-  const partMime = data.mime && data.mime !== GENERIC_MIME ? data.mime : undefined;
-  const mime = params.mime ?? declared?.mime ?? partMime ?? (lookup(name) || GENERIC_MIME);
+  const partName = data.filename && checkName(data.filename, 'The file name of the part');
+  const name = params.filename ?? declared?.name ?? (partName || 'untitled');
+  const mime = params.mime ?? declared?.mime ?? partMime(data) ?? (lookup(name) || GENERIC_MIME);
   return { name, mime };
 }

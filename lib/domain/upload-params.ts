@@ -1,4 +1,5 @@
 import { badRequest } from './errors';
+import { checkName, queryMime } from './names-and-types';
 
 /** Upload query parameters (ARCHITECTURE.md §3): Twake's names, resumable.js's aliases win. */
 export interface UploadParams {
@@ -11,10 +12,6 @@ export interface UploadParams {
 }
 
 export const MAX_CHUNKS = 10_000;
-const MAX_NAME_LENGTH = 1024;
-const MAX_MIME_LENGTH = 255;
-// type "/" subtype, optionally followed by parameters (RFC 9110 token characters).
-const MIME = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+(\s*;.*)?$/i;
 
 type Query = Readonly<Record<string, string | undefined>>;
 
@@ -45,15 +42,11 @@ export function checkChunkNumber(chunkNumber: number, totalChunks: number): void
 }
 
 export function parseUploadParams(query: Query): UploadParams {
-  const filename = pick(query, 'resumableFilename', 'filename')?.[1];
-  if (filename !== undefined && filename.length > MAX_NAME_LENGTH) {
-    throw badRequest(`filename must be at most ${MAX_NAME_LENGTH} characters`);
-  }
-
+  const nameParam = pick(query, 'resumableFilename', 'filename');
+  const filename = nameParam && checkName(nameParam[1], nameParam[0]);
+  // A type that names nothing usable is left to the part's type or the name's extension.
   const mimeParam = pick(query, 'resumableType', 'type');
-  if (mimeParam && (mimeParam[1].length > MAX_MIME_LENGTH || !MIME.test(mimeParam[1]))) {
-    throw badRequest(`${mimeParam[0]} must be a MIME type such as image/png`);
-  }
+  const mime = mimeParam && queryMime(mimeParam[1], mimeParam[0]);
 
   const totalChunks = wholeNumber(query, 'resumableTotalChunks', 'total_chunks');
   if (totalChunks !== undefined && (totalChunks < 1 || totalChunks > MAX_CHUNKS)) {
@@ -66,7 +59,7 @@ export function parseUploadParams(query: Query): UploadParams {
   const sync = query['thumbnail_sync']?.toLowerCase();
   return {
     filename,
-    mime: mimeParam?.[1].toLowerCase(),
+    mime,
     totalChunks,
     totalSize: wholeNumber(query, 'resumableTotalSize', 'total_size'),
     chunkNumber,

@@ -57,7 +57,7 @@ describe('malformed query values are 400 naming the parameter', () => {
     ['chunk_number=0&total_chunks=5', 'chunk_number'],
     ['chunk_number=6&total_chunks=5', 'chunk_number'],
     ['resumableChunkNumber=abc&resumableTotalChunks=5', 'resumableChunkNumber'],
-    ['type=nonsense', 'type'],
+    ['type=text/plain;%20a=%01', 'type'],
   ])('%s', async (query, param) => {
     const response = await call<{ message: string }>(filesUrl(company, `?${query}`), {
       method: 'POST',

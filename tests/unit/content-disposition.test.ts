@@ -1,4 +1,4 @@
-import { attachmentDisposition } from '../../lib/domain/content-disposition';
+import { attachmentDisposition, shortened } from '../../lib/domain/content-disposition';
 
 /** Reads filename* back the way browsers do (RFC 8187). */
 function decodedName(header: string): string {
@@ -47,5 +47,27 @@ describe('attachmentDisposition', () => {
 
   test('lone surrogates cannot break the header', () => {
     expect(() => attachmentDisposition('bad \ud800 name')).not.toThrow();
+  });
+
+  test.each([
+    ['ASCII', 'a'.repeat(1020) + '.pdf'],
+    ['3-byte characters', '报'.repeat(340) + '.pdf'],
+    ['emoji', '🎉'.repeat(255) + '.png'],
+    ['characters percent-encoding doubles', '&'.repeat(1020) + '.txt'],
+  ])('a long name of %s is saved shortened, extension kept', (_, name) => {
+    const header = attachmentDisposition(name);
+    const saved = decodedName(header);
+    expect(Buffer.byteLength(saved)).toBeLessThanOrEqual(255);
+    expect(saved.slice(-4)).toBe(name.slice(-4));
+    expect(name.startsWith(saved.slice(0, -4))).toBe(true);
+    expect(fallbackName(header).length).toBeLessThanOrEqual(255);
+  });
+});
+
+describe('shortened', () => {
+  test('cuts between characters, never inside one', () => {
+    expect(shortened('🎉🎉🎉', 9)).toBe('🎉🎉');
+    expect(shortened('ab.c', 10)).toBe('ab.c');
+    expect(shortened('abcdef.txt', 6)).toBe('ab.txt');
   });
 });

@@ -90,9 +90,12 @@ describe('parseUploadParams', () => {
     [{ chunk_number: '10001' }, 'chunk_number'],
     [{ chunk_number: '6', total_chunks: '5' }, 'chunk_number'],
     [{ chunk_number: 'abc', total_chunks: '5' }, 'chunk_number'],
-    [{ type: 'not a mime' }, 'type'],
     [{ type: 'text/plain\r\nX-Evil: 1' }, 'type'],
+    [{ type: 'text/plain; a=\u0001' }, 'type'],
+    [{ resumableType: 'text/plain; charset=€' }, 'resumableType'],
     [{ filename: 'x'.repeat(1025) }, 'filename'],
+    // 342 characters, 1,026 bytes: the limit counts bytes, not characters.
+    [{ resumableFilename: '€'.repeat(342) }, 'resumableFilename'],
   ])('%p is a 400 naming %s', (query, param) => {
     const error = rejection(query);
     expect(error.kind).toBe('BadRequest');
@@ -115,6 +118,28 @@ describe('parseUploadParams', () => {
     ['yes', false],
   ])('thumbnail_sync=%p waits: %p', (value, expected) => {
     expect(parseUploadParams({ thumbnail_sync: value }).thumbnailSync).toBe(expected);
+  });
+
+  test.each([
+    // Twake puts the type in the query unencoded: its + arrives as a space.
+    ['image/svg xml', 'image/svg+xml'],
+    ['application/epub zip', 'application/epub+zip'],
+    ['application/vnd.api json; charset=utf-8', 'application/vnd.api+json; charset=utf-8'],
+    [' image/png ', 'image/png'],
+  ])('the type %p is read as %p', (type, mime) => {
+    expect(parseUploadParams({ type }).mime).toBe(mime);
+  });
+
+  test.each(['not a mime', 'png', '/', `image/${'x'.repeat(300)}`])(
+    'a type that names no usable MIME type (%p) is left to the part or the extension',
+    (type) => {
+      expect(parseUploadParams({ type }).mime).toBeUndefined();
+    },
+  );
+
+  test('a name of exactly 1,024 bytes is taken', () => {
+    const filename = '€'.repeat(340) + '.txt'; // 1,020 + 4 bytes
+    expect(parseUploadParams({ filename }).filename).toBe(filename);
   });
 
   test('MIME types keep their parameters and are lower-cased', () => {
