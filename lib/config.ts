@@ -17,6 +17,13 @@ export interface Config {
   readonly dynamodbEndpoint: string | undefined;
   readonly lambdaEndpoint: string | undefined;
   readonly downloadUrlTtlSeconds: number;
+  /** Lifetime of the signed read links in resources (read-links.ts). */
+  readonly readLinkTtlSeconds: number;
+  /**
+   * Download and thumbnail routes answer with no token, by ids alone, as Twake's original
+   * service did (its web client sends none there). Off unless a deployment opts in.
+   */
+  readonly tokenlessReads: boolean;
   readonly assembleFunctionName: string;
   readonly maxFileBytes: number;
   readonly syncAssemblyMaxBytes: number;
@@ -56,6 +63,14 @@ export function checkJwtSecret(secret: string, source: string): string {
   return secret;
 }
 
+function flag(env: Env, name: string): boolean {
+  const value = required(env, name);
+  if (value !== 'true' && value !== 'false') {
+    throw new Error(`Environment variable ${name} must be true or false`);
+  }
+  return value === 'true';
+}
+
 function jwtSecretSource(env: Env): Config['jwtSecret'] {
   const value = optional(env, 'JWT_SECRET');
   const parameter = optional(env, 'JWT_SECRET_PARAMETER');
@@ -77,6 +92,8 @@ export function loadConfig(env: Env): Config {
     lambdaEndpoint: optional(env, 'LAMBDA_ENDPOINT'),
     // Presigned URLs signed with a Lambda role's session die with it: keep them to minutes.
     downloadUrlTtlSeconds: integer(env, 'DOWNLOAD_URL_TTL_SECONDS', 10, 3600),
+    readLinkTtlSeconds: integer(env, 'READ_LINK_TTL_SECONDS', 60, 7 * 86_400),
+    tokenlessReads: flag(env, 'TOKENLESS_READS'),
     assembleFunctionName: required(env, 'ASSEMBLE_FUNCTION_NAME'),
     // S3 multipart: 10,000 parts of at most 5 GiB.
     maxFileBytes: integer(env, 'MAX_FILE_SIZE_BYTES', 1, 5 * 1024 ** 4),

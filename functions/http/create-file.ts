@@ -2,6 +2,7 @@ import type { Context } from 'aws-lambda';
 import { createFile } from '../../lib/domain/files';
 import { parseUploadParams } from '../../lib/domain/upload-params';
 import { authenticate } from '../../lib/http/auth';
+import { linkSigning } from '../../lib/http/readers';
 import { query, type HttpEvent } from '../../lib/http/request';
 import { json } from '../../lib/http/responses';
 import { httpRoute } from '../../lib/http/route';
@@ -19,6 +20,7 @@ export const handler = httpRoute(async (event: HttpEvent, context: Context) => {
     params,
     data,
     budgetMs: context.getRemainingTimeInMillis(),
+    links: await linkSigning(),
   });
   return json(200, { resource });
 });

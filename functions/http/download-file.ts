@@ -1,5 +1,5 @@
 import { downloadLink } from '../../lib/domain/files';
-import { authenticate } from '../../lib/http/auth';
+import { readerOf } from '../../lib/http/readers';
 import { fileRoute, isOff, query, type HttpEvent } from '../../lib/http/request';
 import { json, redirect } from '../../lib/http/responses';
 import { httpRoute } from '../../lib/http/route';
@@ -10,7 +10,7 @@ import { services } from '../../lib/services/storage';
  * or `{url, expires_at}` with `redirect=false`. Not cached: an overwrite retires the object.
  */
 export const handler = httpRoute(async (event: HttpEvent) => {
-  const principal = await authenticate(event, { queryToken: true });
-  const link = await downloadLink(services, { principal, ...fileRoute(event) });
+  const reader = await readerOf(event);
+  const link = await downloadLink(services, { reader, ...fileRoute(event) });
   return isOff(query(event)['redirect']) ? json(200, link) : redirect(link.url);
 });

@@ -1,6 +1,7 @@
 import { getFile, testChunk } from '../../lib/domain/files';
 import { parseUploadParams } from '../../lib/domain/upload-params';
 import { authenticate } from '../../lib/http/auth';
+import { linkSigning } from '../../lib/http/readers';
 import { fileRoute, query, type HttpEvent } from '../../lib/http/request';
 import { json, noContent } from '../../lib/http/responses';
 import { httpRoute } from '../../lib/http/route';
@@ -14,9 +15,8 @@ import { services } from '../../lib/services/records';
 export const handler = httpRoute(async (event: HttpEvent) => {
   const principal = await authenticate(event);
   const { chunkNumber } = parseUploadParams(query(event));
-  if (chunkNumber === undefined) {
-    return json(200, { resource: await getFile(services, { principal, ...fileRoute(event) }) });
-  }
-  const resource = await testChunk(services, { principal, ...fileRoute(event), chunkNumber });
+  const ref = { principal, ...fileRoute(event), links: await linkSigning() };
+  if (chunkNumber === undefined) return json(200, { resource: await getFile(services, ref) });
+  const resource = await testChunk(services, { ...ref, chunkNumber });
   return resource ? json(200, { resource }) : noContent();
 });

@@ -1,5 +1,5 @@
 import { thumbnailLink } from '../../lib/domain/files';
-import { authenticate } from '../../lib/http/auth';
+import { readerOf } from '../../lib/http/readers';
 import { fileRoute, isOff, query, type HttpEvent } from '../../lib/http/request';
 import { json, redirect } from '../../lib/http/responses';
 import { httpRoute } from '../../lib/http/route';
@@ -11,9 +11,9 @@ import { services } from '../../lib/services/storage';
  * its URL (a new revision has new keys), so browsers may reuse the redirect while it lives.
  */
 export const handler = httpRoute(async (event: HttpEvent) => {
-  const principal = await authenticate(event, { queryToken: true });
+  const reader = await readerOf(event);
   const link = await thumbnailLink(services, {
-    principal,
+    reader,
     ...fileRoute(event),
     index: event.pathParameters?.['index'],
   });

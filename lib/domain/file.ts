@@ -112,9 +112,12 @@ export interface PublicFile extends Pick<
   'company_id' | 'id' | 'user_id' | 'application_id' | 'created_at' | 'updated_at'
 > {
   metadata: { name?: string; mime?: string; thumbnails_status?: ThumbnailsStatus } | null;
+  /** `url` is a signed read link (read-links.ts) where the caller could sign one. */
   thumbnails: (Thumbnail & { url: string })[];
   /** `status` is ours: Twake clients ignore it. */
   upload_data: { size: number; chunks: number; status?: UploadStatus } | null;
+  /** Ours: a signed link that downloads the content with no token; null until it is complete. */
+  download_url: string | null;
 }
 
 export const API_PREFIX = '/internal/services/files/v1';
@@ -135,7 +138,12 @@ export function isCreator(principal: Principal, record: FileRecord): boolean {
     : record.application_id === principal.applicationId;
 }
 
-export function toPublicFile(record: FileRecord): PublicFile {
+/** Signs a read link of the record's content (read-links.ts). */
+export type LinkFor = (
+  target: { kind: 'download' } | { kind: 'thumbnail'; index: number },
+) => string;
+
+export function toPublicFile(record: FileRecord, linkFor?: LinkFor): PublicFile {
   const { content, declared, upload } = record;
   const base = {
     company_id: record.company_id,
@@ -155,9 +163,12 @@ export function toPublicFile(record: FileRecord): PublicFile {
       },
       thumbnails: content.thumbnails.map((thumbnail) => ({
         ...thumbnail,
-        url: thumbnailUrl(record.company_id, record.id, thumbnail.index),
+        url:
+          linkFor?.({ kind: 'thumbnail', index: thumbnail.index }) ??
+          thumbnailUrl(record.company_id, record.id, thumbnail.index),
       })),
       upload_data: { size: content.size, chunks: content.chunks, status: 'complete' },
+      download_url: linkFor?.({ kind: 'download' }) ?? null,
     };
   }
   if (upload) {
@@ -170,6 +181,7 @@ export function toPublicFile(record: FileRecord): PublicFile {
         chunks: upload.total_chunks,
         status: upload.state === 'assembling' ? 'assembling' : 'uploading',
       },
+      download_url: null,
     };
   }
   const hasMetadata = declared?.name !== undefined || declared?.mime !== undefined;
@@ -181,5 +193,6 @@ export function toPublicFile(record: FileRecord): PublicFile {
     upload_data: hasTotals
       ? { size: declared?.total_size ?? 0, chunks: declared?.total_chunks ?? 1 }
       : null,
+    download_url: null,
   };
 }

@@ -10,9 +10,16 @@ import {
   type FileRecord,
   type PublicFile,
 } from './file';
-import { checkCompanyId, keys, newFileId, newRevision } from './ids';
+import { checkCompanyId, checkFileId, keys, newFileId, newRevision } from './ids';
 import { checkRequestData, nameAndMime, type IncomingData } from './incoming';
 import type { Principal } from './principal';
+import {
+  isValidLink,
+  readLinks,
+  type LinkSigning,
+  type ReadTarget,
+  type Reader,
+} from './read-links';
 import { awaitThumbnails, initialThumbnails } from './thumbnails';
 import type { RecordServices, Services, StorageServices } from './ports';
 import {
@@ -20,6 +27,7 @@ import {
   declaredFor,
   dropRevision,
   firstChunkOfNewFile,
+  checkFileSize,
   checkNoRetriedChunk,
   hasChunk,
   isLateRetry,
@@ -36,6 +44,12 @@ interface UploadRequest {
   data: IncomingData | undefined;
   /** Time the request has left (its Lambda's remaining time), for `thumbnail_sync`. */
   budgetMs: number;
+  links: LinkSigning;
+}
+
+/** The public resource, its read links signed. */
+function present(s: RecordServices, record: FileRecord, links: LinkSigning): PublicFile {
+  return toPublicFile(record, readLinks(links, record, s.now()));
 }
 
 function declaredFrom(params: UploadParams): Declared | undefined {
@@ -88,8 +102,21 @@ async function reply(
   record: FileRecord,
 ): Promise<PublicFile> {
   const wait = request.params.thumbnailSync && !record.upload;
-  return toPublicFile(wait ? await awaitThumbnails(s, record, request.budgetMs) : record);
+  const current = wait ? await awaitThumbnails(s, record, request.budgetMs) : record;
+  return present(s, current, request.links);
 }
+
+/**
+ * resumable.js sends every chunk to its `target`: set to the collection, each chunk would
+ * create a file of its own. The first one may (it creates the file); any other is refused
+ * with a status resumable.js gives up on at once.
+ */
+const chunkSentToCollection = (chunkNumber: number) =>
+  badRequest(
+    `chunk_number is ${chunkNumber}, but the collection route takes chunk 1 only (it creates ` +
+      'the file): create the file first (POST …/files with no data), then send every chunk ' +
+      "to …/files/{file_id} (resumable.js's target)",
+  );
 
 export async function createFile(
   s: StorageServices,
@@ -97,6 +124,9 @@ export async function createFile(
 ): Promise<PublicFile> {
   const companyId = checkCompanyId(request.companyId);
   await requireRole(s, request.principal, companyId);
+  const { data, params } = request;
+  if ((params.chunkNumber ?? 1) > 1) throw chunkSentToCollection(params.chunkNumber!);
+  if (params.totalSize !== undefined) checkFileSize(s, params.totalSize);
   const now = s.now();
   const record: FileRecord = {
     company_id: companyId,
@@ -106,9 +136,8 @@ export async function createFile(
     updated_at: now,
     declared: declaredFrom(request.params),
   };
-  const { data, params } = request;
   if (data && totalChunksOf(params, record) > 1) {
-    return toPublicFile(await firstChunkOfNewFile(s, record, { ...request, data }));
+    return present(s, await firstChunkOfNewFile(s, record, { ...request, data }), request.links);
   }
   if (data) record.content = await storeWhole(s, record, params, data);
   await s.records.create(record);
@@ -124,7 +153,7 @@ export async function uploadToFile(
   if (principal.kind === 'user' && !isCreator(principal, record)) {
     throw forbidden("Only the file's creator or an application can upload into it");
   }
-  if (await isLateRetry(s, record, request)) return toPublicFile(record);
+  if (await isLateRetry(s, record, request)) return present(s, record, request.links);
   if (principal.kind === 'user' && record.content) {
     throw forbidden('This file is complete: only applications can overwrite it');
   }
@@ -151,28 +180,58 @@ export async function uploadToFile(
   return reply(s, request, updated);
 }
 
-export async function getFile(s: RecordServices, ref: FileRef): Promise<PublicFile> {
+export async function getFile(
+  s: RecordServices,
+  ref: FileRef & { links: LinkSigning },
+): Promise<PublicFile> {
   const { record } = await openFile(s, ref);
-  return toPublicFile(record);
+  return present(s, record, ref.links);
 }
 
 /** resumable.js's chunk test: the resource if chunk n is stored, undefined if not. */
 export async function testChunk(
   s: RecordServices,
-  ref: FileRef & { chunkNumber: number },
+  ref: FileRef & { chunkNumber: number; links: LinkSigning },
 ): Promise<PublicFile | undefined> {
   const { record } = await openFile(s, ref);
   const overwriting = ref.principal.kind === 'application';
   return hasChunk(record, ref.chunkNumber, { now: s.now(), overwriting })
-    ? toPublicFile(record)
+    ? present(s, record, ref.links)
     : undefined;
+}
+
+/** A read of a file's bytes: by a member, by a signed link, or by ids alone where allowed. */
+export interface ReadRef {
+  reader: Reader;
+  companyId: string | undefined;
+  fileId: string | undefined;
+}
+
+async function openForReading(
+  s: RecordServices,
+  ref: ReadRef,
+  target: ReadTarget,
+): Promise<FileRecord> {
+  const { reader } = ref;
+  if (reader.kind === 'user' || reader.kind === 'application') {
+    return (await openFile(s, { ...ref, principal: reader })).record;
+  }
+  const companyId = checkCompanyId(ref.companyId);
+  const record = await s.records.get(companyId, checkFileId(ref.fileId));
+  if (!record || record.deleting) throw notFound('File not found');
+  if (reader.kind === 'link' && !isValidLink(record, target, reader, s.now())) {
+    throw forbidden(
+      'This link is not valid: it has expired, was altered, or the file was overwritten since',
+    );
+  }
+  return record;
 }
 
 export async function downloadLink(
   s: StorageServices,
-  ref: FileRef,
+  ref: ReadRef,
 ): Promise<{ url: string; expires_at: number }> {
-  const { record } = await openFile(s, ref);
+  const record = await openForReading(s, ref, { kind: 'download' });
   const { content } = record;
   if (!content) throw conflict('The file has no complete upload yet');
   const ttl = s.downloadUrlTtlSeconds;
@@ -187,11 +246,11 @@ export async function downloadLink(
 /** A thumbnail's presigned URL; the index must be a whole number naming an existing one. */
 export async function thumbnailLink(
   s: StorageServices,
-  ref: FileRef & { index: string | undefined },
+  ref: ReadRef & { index: string | undefined },
 ): Promise<{ url: string; expires_at: number; max_age: number }> {
-  const { record } = await openFile(s, ref);
-  const { content } = record;
   const index = /^\d{1,4}$/.test(ref.index ?? '') ? Number(ref.index) : -1;
+  const record = await openForReading(s, ref, { kind: 'thumbnail', index });
+  const { content } = record;
   const thumbnail = content?.thumbnails.find((candidate) => candidate.index === index);
   if (!content || !thumbnail) throw notFound('Thumbnail not found');
   const ttl = s.downloadUrlTtlSeconds;

@@ -73,7 +73,7 @@ export function declaredFor(record: Partial<FileRecord>) {
 const fileTooLarge = (s: RecordServices, bytes: number) =>
   tooLarge(`Files are limited to ${s.limits.maxFileBytes} bytes; this one has ${bytes}`);
 
-function checkFileSize(s: RecordServices, bytes: number): void {
+export function checkFileSize(s: RecordServices, bytes: number): void {
   if (bytes > s.limits.maxFileBytes) throw fileTooLarge(s, bytes);
 }
 

@@ -1,13 +1,9 @@
 import { webcrypto } from 'node:crypto';
-import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
-import { checkJwtSecret, config } from '../config';
 import { unauthorized } from '../domain/errors';
 import type { Principal } from '../domain/principal';
+import { jwtSecret } from '../secret';
 import type { HttpEvent } from './request';
-
-/** A rotated secret reaches every warm container within this time. */
-const SECRET_MAX_AGE_SECONDS = 300;
 
 /**
  * The secret as a WebCrypto HMAC key, imported once per secret value: given raw bytes, jose
@@ -28,18 +24,6 @@ function hmacKey(secret: string): Promise<webcrypto.CryptoKey> {
   return imported.key;
 }
 
-/** The HS256 key: from the environment, or from SSM (decrypted, cached by Powertools). */
-async function signingKey(): Promise<webcrypto.CryptoKey> {
-  if ('value' in config.jwtSecret) return hmacKey(config.jwtSecret.value);
-  const { parameter } = config.jwtSecret;
-  const secret = await getParameter(parameter, {
-    decrypt: true,
-    maxAge: SECRET_MAX_AGE_SECONDS,
-  });
-  if (!secret) throw new Error(`SSM parameter ${parameter} is empty`);
-  return hmacKey(checkJwtSecret(secret, `SSM parameter ${parameter}`));
-}
-
 function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
   return match?.[1];
@@ -47,7 +31,7 @@ function bearerToken(header: string | undefined): string | undefined {
 
 async function verify(token: string): Promise<JWTPayload> {
   // Outside the try: a secret that cannot be read is the service's fault (500), not the token's.
-  const key = await signingKey();
+  const key = await hmacKey(await jwtSecret());
   try {
     const { payload } = await jwtVerify(token, key, {
       algorithms: ['HS256'],

@@ -13,10 +13,12 @@ const S3rver = require('s3rver') as new (options: object) => {
   on(event: 'event', listener: (event: unknown) => void): void;
 };
 
-const { port, directory, bucket } = JSON.parse(process.argv[2] ?? '{}') as {
+const { port, directory, bucket, cors } = JSON.parse(process.argv[2] ?? '{}') as {
   port: number;
   directory: string;
   bucket: string;
+  /** The bucket's CORS rules as S3's XML: s3rver sends CORS headers only under such rules. */
+  cors?: string;
 };
 
 const server = new S3rver({
@@ -24,7 +26,7 @@ const server = new S3rver({
   port,
   directory,
   silent: true,
-  configureBuckets: [{ name: bucket }],
+  configureBuckets: [{ name: bucket, configs: cors ? [cors] : [] }],
 });
 server.on('event', (event) => process.send?.({ type: 'event', event }));
 

@@ -3,7 +3,7 @@
  * folder, and read by whatever needs to find it: `npm run token`, `npm run sweep`, the tests
  * and benchmarks.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface StackInfo {
@@ -27,8 +27,11 @@ export interface StackInfo {
 
 const fileIn = (dataDir: string) => path.join(dataDir, 'stack.json');
 
+/** Readable by its owner only: it holds the token secret. */
 export async function writeStackFile(dataDir: string, info: StackInfo): Promise<void> {
-  await writeFile(fileIn(dataDir), JSON.stringify(info, null, 2));
+  const file = fileIn(dataDir);
+  await writeFile(file, JSON.stringify(info, null, 2), { mode: 0o600 });
+  await chmod(file, 0o600); // the mode above applies only when the file is created
 }
 
 export async function readStackFile(dataDir: string): Promise<StackInfo> {
@@ -39,7 +42,10 @@ export async function readStackFile(dataDir: string): Promise<StackInfo> {
 export async function runningStack(): Promise<StackInfo> {
   const dataDir = path.resolve(process.env['LOCAL_DATA_DIR'] ?? '.local-data');
   return readStackFile(dataDir).catch(() => {
-    process.stderr.write(`No local stack found (${fileIn(dataDir)}): start it with npm start\n`);
+    process.stderr.write(
+      `No local stack found (${fileIn(dataDir)}): start it with npm start. ` +
+        'LOCAL_DATA_DIR selects the stack by its data folder (default .local-data)\n',
+    );
     process.exit(2);
   });
 }

@@ -42,6 +42,13 @@ interface S3Subscription {
   event?: string;
   rules?: { prefix?: string; suffix?: string }[];
 }
+interface CorsRule {
+  AllowedOrigins: string[];
+  AllowedMethods: string[];
+  AllowedHeaders?: string[];
+  ExposedHeaders?: string[];
+  MaxAge?: number;
+}
 interface CfnResource {
   Type: string;
   Properties: Record<string, unknown>;
@@ -135,7 +142,7 @@ class LocalStackPlugin {
     await this.#startEmulator(
       './s3-emulator.mts',
       'S3',
-      { port: s3Port, directory: path.join(dataDir, 's3'), bucket },
+      { port: s3Port, directory: path.join(dataDir, 's3'), bucket, cors: this.#bucketCors() },
       (event) => this.#deliver(event),
     );
 
@@ -197,6 +204,33 @@ class LocalStackPlugin {
     client.destroy();
   }
 
+  /**
+   * The deployed bucket's CORS rules (its CorsConfiguration in `resources`) as the XML S3's
+   * PutBucketCors takes, so that a page on another origin reads downloads locally as it does
+   * on AWS.
+   */
+  #bucketCors(): string | undefined {
+    const buckets = Object.values(this.#serverless.service.resources?.Resources ?? {}).filter(
+      (resource) => resource.Type === 'AWS::S3::Bucket',
+    );
+    const rules = (buckets[0]?.Properties['CorsConfiguration'] as { CorsRules?: CorsRule[] })
+      ?.CorsRules;
+    if (!rules?.length) return undefined;
+    const element = (name: string, values: (string | number)[] = []) =>
+      values.map((value) => `<${name}>${escapeXml(String(value))}</${name}>`).join('');
+    const xml = rules.map(
+      (rule) =>
+        '<CORSRule>' +
+        element('AllowedOrigin', rule.AllowedOrigins) +
+        element('AllowedMethod', rule.AllowedMethods) +
+        element('AllowedHeader', rule.AllowedHeaders) +
+        element('ExposeHeader', rule.ExposedHeaders) +
+        element('MaxAgeSeconds', rule.MaxAge === undefined ? [] : [rule.MaxAge]) +
+        '</CORSRule>',
+    );
+    return `<CORSConfiguration>${xml.join('')}</CORSConfiguration>`;
+  }
+
   /** S3 notifications are asynchronous invocations; so are these. */
   #deliver(event: S3Event): void {
     const { service } = this.#serverless;
@@ -254,6 +288,8 @@ class LocalStackPlugin {
     await Promise.allSettled(this.#stop.reverse().map((stop) => stop()));
   }
 }
+
+const escapeXml = (text: string) => text.replace(/[<>&'"]/g, (char) => `&#${char.charCodeAt(0)};`);
 
 function matches(subscription: S3Subscription, record: S3Record): boolean {
   const { key } = record.s3.object;

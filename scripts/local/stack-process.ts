@@ -23,8 +23,11 @@ function freePort(): Promise<number> {
 /**
  * Starts `osls offline start --stage local` (with its emulators) on free ports and a fresh
  * data folder, and resolves once it prints its ready line. Output goes to `<dataDir>/stack.log`.
+ * `env` sets what the local stage reads from the environment (e.g. TOKENLESS_READS).
  */
-export async function startLocalStack(): Promise<{
+export async function startLocalStack({
+  env = {},
+}: { env?: Record<string, string> } = {}): Promise<{
   child: ChildProcess;
   dataDir: string;
   info: StackInfo;
@@ -47,6 +50,7 @@ export async function startLocalStack(): Promise<{
         DYNAMODB_PORT: String(dynamodbPort),
         LOCAL_DATA_DIR: dataDir,
         LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'INFO',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -218,11 +218,13 @@ describe('least-privilege roles', () => {
     downloadFile: {
       'ssm:GetParameter': [secret],
       'dynamodb:BatchGetItem': [table('members'), table('files')],
+      'dynamodb:GetItem': [table('files')],
       's3:GetObject': [objects('files/*/data')],
     },
     getThumbnail: {
       'ssm:GetParameter': [secret],
       'dynamodb:BatchGetItem': [table('members'), table('files')],
+      'dynamodb:GetItem': [table('files')],
       's3:GetObject': [objects('files/*/thumbnails/*')],
     },
     deleteFile: {

@@ -62,6 +62,11 @@ describe('a single-request upload, end to end through the offline API', () => {
       metadata: { name, mime, thumbnails_status: 'done' },
       thumbnails: [],
       upload_data: { size: bytes.length, chunks: 1, status: 'complete' },
+      download_url: expect.stringMatching(
+        new RegExp(
+          `^/internal/services/files/v1/companies/${company}/files/[0-9a-f-]{36}/download\\?expires=\\d+&signature=[\\w-]{43}$`,
+        ),
+      ),
     });
 
     const read = await call<{ resource: Resource }>(filesUrl(company, `/${resource.id}`), {

@@ -5,6 +5,8 @@ Object.assign(process.env, {
   BUCKET: 'unit-bucket',
   JWT_SECRET: 'unit-test-secret-unit-test-secret-0123',
   DOWNLOAD_URL_TTL_SECONDS: '300',
+  READ_LINK_TTL_SECONDS: '86400',
+  TOKENLESS_READS: 'false',
   ASSEMBLE_FUNCTION_NAME: 'unit-assemble',
   MAX_FILE_SIZE_BYTES: String(5 * 1024 ** 3),
   SYNC_ASSEMBLY_MAX_BYTES: String(64 * 1024 ** 2),

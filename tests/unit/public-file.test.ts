@@ -16,6 +16,7 @@ describe("toPublicFile: Twake's public file object", () => {
       metadata: null,
       thumbnails: [],
       upload_data: null,
+      download_url: null,
     });
   });
 
@@ -59,7 +60,14 @@ describe("toPublicFile: Twake's public file object", () => {
         },
       ],
       upload_data: { size: 4718592, chunks: 2, status: 'complete' },
+      download_url: null,
     });
     expect(JSON.stringify(resource)).not.toMatch(/encryption_key|revision|declared/);
+
+    const signed = toPublicFile(record, (target) =>
+      target.kind === 'download' ? '/d?signed' : `/t/${target.index}?signed`,
+    );
+    expect(signed.thumbnails[0]?.url).toBe('/t/0?signed');
+    expect(signed.download_url).toBe('/d?signed');
   });
 });
