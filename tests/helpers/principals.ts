@@ -10,15 +10,18 @@ export type Who =
   | { company: string; user: string; role?: 'member' | 'admin' }
   | { company: string; application: string };
 
-/** Mints a token with `npm run token`'s script, which also records the membership. */
-export async function tokenFor(who: Who): Promise<string> {
+/**
+ * Mints a token with `npm run token`'s script, which also records the membership: in the
+ * test run's stack, or in the one whose data folder `stack` names.
+ */
+export async function tokenFor(who: Who, stack?: { dataDir: string }): Promise<string> {
   const args =
     'user' in who
       ? ['--company', who.company, '--user', who.user, '--role', who.role ?? 'member']
       : ['--company', who.company, '--application', who.application];
   const { stdout } = await run(process.execPath, [path.join(root, 'scripts/token.mts'), ...args], {
     cwd: root,
-    env: process.env,
+    env: stack ? { ...process.env, LOCAL_DATA_DIR: stack.dataDir } : process.env,
   });
   return stdout.trim();
 }
