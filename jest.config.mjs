@@ -36,7 +36,12 @@ export default {
     {
       ...common,
       displayName: 'stack',
-      testMatch: ['<rootDir>/tests/integration/**/*.test.ts', '<rootDir>/tests/e2e/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/tests/integration/**/*.test.ts',
+        '<rootDir>/tests/e2e/**/*.test.ts',
+        // Twake's web client in Debian's Chromium (playwright-core), against the same stack.
+        '<rootDir>/tests/browser/**/*.test.ts',
+      ],
       // One local stack (s3rver, dynalite, serverless offline) on free ports for the whole run.
       globalSetup: '<rootDir>/tests/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/tests/helpers/global-teardown.ts',

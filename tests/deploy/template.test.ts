@@ -167,6 +167,14 @@ describe('functions', () => {
       expect(variables.DYNAMODB_ENDPOINT).toBe('');
     }
   });
+
+  test('reads by ids alone are off unless a deployment opts in; read links live a day', () => {
+    for (const fn of Object.keys(FUNCTIONS)) {
+      const variables = props(`${logicalId(fn)}LambdaFunction`)['Environment'].Variables;
+      expect(variables.TOKENLESS_READS).toBe('false');
+      expect(variables.READ_LINK_TTL_SECONDS).toBe('86400');
+    }
+  });
 });
 
 describe('least-privilege roles', () => {

@@ -15,7 +15,9 @@ let fileId: string;
 let png: Buffer;
 
 beforeAll(async () => {
-  stack = await startLocalStack({ env: { TOKENLESS_READS: 'true' } });
+  stack = await startLocalStack({
+    env: { TOKENLESS_READS: 'true', ESBUILD_WORK_FOLDER: '.esbuild-tokenless' },
+  });
   files = (c, rest = '') => `${stack.info.api}/companies/${c}/files${rest}`;
   token = await tokenFor({ company, user: 'twake-web' }, stack);
   png = await image.png(320, 160);

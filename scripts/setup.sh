@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Everything a clone needs, on Debian: the system packages the tests drive (Chromium, for the
+# browser tests) when they are missing, then the npm dependencies from the lock file (they
+# bring their own Node 24, which every `npm run …` uses).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(chromium)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
+    missing+=("$package")
+done
+if ((${#missing[@]})); then
+  as_root=()
+  [[ $(id -u) == 0 ]] || as_root=(sudo)
+  "${as_root[@]}" apt-get update
+  "${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+npm ci --no-audit --no-fund
