@@ -14,14 +14,16 @@ export const MAX_SAVED_NAME_BYTES = 255;
  */
 export function attachmentDisposition(name: string): string {
   const saved = shortened(name || 'download', MAX_SAVED_NAME_BYTES);
-  return `attachment; filename="${asciiFallback(saved)}"; filename*=UTF-8''${encodeRfc8187(saved)}`;
+  // NFKD can make a character many: the fallback is shortened again.
+  const fallback = shortened(asciiFallback(saved), MAX_SAVED_NAME_BYTES);
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encodeRfc8187(saved)}`;
 }
 
 /** The name cut to `maxBytes` of UTF-8 between characters, its extension (if short) kept. */
 export function shortened(name: string, maxBytes: number): string {
   const well = name.toWellFormed();
   if (Buffer.byteLength(well) <= maxBytes) return well;
-  const extension = /\.[^.]{1,16}$/.exec(well)?.[0] ?? '';
+  const extension = /\.[^.\s]{1,16}$/.exec(well)?.[0] ?? '';
   let room = maxBytes - Buffer.byteLength(extension);
   let stem = '';
   for (const char of well.slice(0, well.length - extension.length)) {

@@ -1,4 +1,5 @@
 import type { Principal } from './principal';
+import type { LinkFor } from './read-links';
 
 export type ThumbnailsStatus = 'waiting' | 'done' | 'error';
 
@@ -126,6 +127,10 @@ export function thumbnailUrl(companyId: string, fileId: string, index: number): 
   return `${API_PREFIX}/companies/${companyId}/files/${fileId}/thumbnails/${index}`;
 }
 
+export function downloadPath(companyId: string, fileId: string): string {
+  return `${API_PREFIX}/companies/${companyId}/files/${fileId}/download`;
+}
+
 export function creatorOf(principal: Principal): Pick<FileRecord, 'user_id' | 'application_id'> {
   return principal.kind === 'user'
     ? { user_id: principal.userId, application_id: null }
@@ -137,11 +142,6 @@ export function isCreator(principal: Principal, record: FileRecord): boolean {
     ? record.user_id === principal.userId
     : record.application_id === principal.applicationId;
 }
-
-/** Signs a read link of the record's content (read-links.ts). */
-export type LinkFor = (
-  target: { kind: 'download' } | { kind: 'thumbnail'; index: number },
-) => string;
 
 export function toPublicFile(record: FileRecord, linkFor?: LinkFor): PublicFile {
   const { content, declared, upload } = record;

@@ -15,6 +15,7 @@ import { checkRequestData, nameAndMime, type IncomingData } from './incoming';
 import type { Principal } from './principal';
 import {
   isValidLink,
+  linkLives,
   readLinks,
   type LinkSigning,
   type ReadTarget,
@@ -59,8 +60,8 @@ function declaredFrom(params: UploadParams): Declared | undefined {
     total_size: params.totalSize,
     total_chunks: params.totalChunks,
   };
-  const present = Object.entries(declared).filter(([, value]) => value !== undefined);
-  return present.length > 0 ? Object.fromEntries(present) : undefined;
+  const given = Object.entries(declared).filter(([, value]) => value !== undefined);
+  return given.length > 0 ? Object.fromEntries(given) : undefined;
 }
 
 /** A whole file in one request: written straight to its final key as a new revision. */
@@ -217,13 +218,14 @@ async function openForReading(
     return (await openFile(s, { ...ref, principal: reader })).record;
   }
   const companyId = checkCompanyId(ref.companyId);
-  const record = await s.records.get(companyId, checkFileId(ref.fileId));
+  const fileId = checkFileId(ref.fileId);
+  const refused = () =>
+    forbidden('This link is not valid: it has expired, was altered, or the file was overwritten');
+  // An expired or malformed link costs no read.
+  if (reader.kind === 'link' && !linkLives(reader, s.now())) throw refused();
+  const record = await s.records.get(companyId, fileId);
   if (!record || record.deleting) throw notFound('File not found');
-  if (reader.kind === 'link' && !isValidLink(record, target, reader, s.now())) {
-    throw forbidden(
-      'This link is not valid: it has expired, was altered, or the file was overwritten since',
-    );
-  }
+  if (reader.kind === 'link' && !isValidLink(record, target, reader, s.now())) throw refused();
   return record;
 }
 

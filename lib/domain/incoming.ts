@@ -29,9 +29,9 @@ export function checkRequestData(data: IncomingData): void {
   if (data.bytes.byteLength > MAX_REQUEST_DATA_BYTES) throw tooLarge(TOO_LARGE_FOR_ONE_REQUEST);
 }
 
-/** The multipart part's type, when it names a specific one a header can carry. */
-function partMime(data: IncomingData): string | undefined {
-  const mime = data.mime ? clientMime(data.mime) : undefined;
+/** A type a header can carry and that names something, else undefined. */
+function usable(raw: string | undefined): string | undefined {
+  const mime = raw ? clientMime(raw) : undefined;
   return mime === 'unsafe' || mime === GENERIC_MIME ? undefined : mime;
 }
 
@@ -44,8 +44,12 @@ export function nameAndMime(
   declared: Declared | undefined,
   data: IncomingData,
 ): { name: string; mime: string } {
-  const partName = data.filename && checkName(data.filename, 'The file name of the part');
-  const name = params.filename ?? declared?.name ?? (partName || 'untitled');
-  const mime = params.mime ?? declared?.mime ?? partMime(data) ?? (lookup(name) || GENERIC_MIME);
+  const name =
+    params.filename ??
+    declared?.name ??
+    (data.filename ? checkName(data.filename, 'The file name of the part') : 'untitled');
+  // A declared type is checked again: records created before the check may hold any.
+  const mime =
+    params.mime ?? usable(declared?.mime) ?? usable(data.mime) ?? (lookup(name) || GENERIC_MIME);
   return { name, mime };
 }

@@ -31,7 +31,10 @@ export function checkName(name: string, source: string): string {
 export function clientMime(raw: string): string | undefined | 'unsafe' {
   if (!HEADER_SAFE.test(raw)) return 'unsafe';
   const [essence = '', ...parameters] = raw.trim().split(';');
-  const repaired = essence.trim().replace(/\s+/g, '+');
+  const repaired = essence
+    .trim()
+    .replace(/\s*\/\s*/, '/')
+    .replace(/\s+/g, '+');
   if (!ESSENCE.test(repaired)) return undefined;
   const mime = [repaired, ...parameters.map((parameter) => parameter.trim())]
     .filter((part, i) => i === 0 || part !== '')

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { API_PREFIX, type FileRecord, type LinkFor } from './file';
+import { downloadPath, thumbnailUrl, type FileRecord } from './file';
 import type { Principal } from './principal';
 
 /**
@@ -9,13 +9,16 @@ import type { Principal } from './principal';
  * link to anything else; the revision is not in the URL but read from the record, so the
  * link stops working once the file is overwritten (a new revision) or deleted.
  */
-export type ReadTarget = Parameters<LinkFor>[0];
+export type ReadTarget = { kind: 'download' } | { kind: 'thumbnail'; index: number };
 
-/** What a route that returns resources needs to sign their links. */
-export interface LinkSigning {
-  key: Uint8Array;
-  ttlSeconds: number;
-}
+/** The URL a resource gives for reading one target of its content. */
+export type LinkFor = (target: ReadTarget) => string;
+
+/**
+ * How a route that answers with resources writes their read links: signed, or (where the
+ * deployment lets anyone read by ids, TOKENLESS_READS) the bare route paths, which never expire.
+ */
+export type LinkSigning = { kind: 'signed'; key: Uint8Array; ttlSeconds: number } | { kind: 'ids' };
 
 /** `expires` (Unix seconds) and `signature` (base64url) as they came in the query. */
 export interface SignedLink {
@@ -34,6 +37,12 @@ export type Reader = Principal | SignedLink | { kind: 'anyone' };
 /** Links end on an hour's boundary: a resource read twice in an hour carries the same URLs. */
 const EXPIRY_STEP_SECONDS = 3600;
 
+function targetPath(record: FileRecord, target: ReadTarget): string {
+  return target.kind === 'download'
+    ? downloadPath(record.company_id, record.id)
+    : thumbnailUrl(record.company_id, record.id, target.index);
+}
+
 function signature(
   key: Uint8Array,
   record: FileRecord,
@@ -41,30 +50,32 @@ function signature(
   target: ReadTarget,
   expires: number,
 ) {
+  // Company ids, file ids (uuids) and revisions hold no newline: fields cannot run together.
   const what = target.kind === 'download' ? 'download' : `thumbnail/${target.index}`;
   return createHmac('sha256', key)
     .update([record.company_id, record.id, revision, what, expires].join('\n'))
     .digest('base64url');
 }
 
-function targetPath(record: FileRecord, target: ReadTarget): string {
-  const file = `${API_PREFIX}/companies/${record.company_id}/files/${record.id}`;
-  return target.kind === 'download' ? `${file}/download` : `${file}/thumbnails/${target.index}`;
-}
-
-/** The signed links of a record's content, or undefined when it has none yet. */
+/** The read links of a record's content, or undefined when it has none yet. */
 export function readLinks(
-  { key, ttlSeconds }: LinkSigning,
+  links: LinkSigning,
   record: FileRecord,
   now: number,
 ): LinkFor | undefined {
   const revision = record.content?.revision;
   if (!revision) return undefined;
-  const seconds = Math.floor(now / 1000) + ttlSeconds;
+  if (links.kind === 'ids') return (target) => targetPath(record, target);
+  const seconds = Math.floor(now / 1000) + links.ttlSeconds;
   const expires = Math.ceil(seconds / EXPIRY_STEP_SECONDS) * EXPIRY_STEP_SECONDS;
   return (target) =>
     `${targetPath(record, target)}?expires=${expires}` +
-    `&signature=${signature(key, record, revision, target, expires)}`;
+    `&signature=${signature(links.key, record, revision, target, expires)}`;
+}
+
+/** The link's expiry in ms when it is well formed and still lives: checked before any read. */
+export function linkLives(link: SignedLink, now: number): boolean {
+  return /^\d{1,12}$/.test(link.expires) && Number(link.expires) * 1000 > now;
 }
 
 /** Whether a link was signed for this target of the record's current content, and still lives. */
@@ -75,10 +86,8 @@ export function isValidLink(
   now: number,
 ): boolean {
   const revision = record.content?.revision;
-  if (!revision || !/^\d{1,12}$/.test(link.expires)) return false;
-  const expires = Number(link.expires);
-  if (expires * 1000 <= now) return false;
-  const expected = Buffer.from(signature(link.key, record, revision, target, expires));
+  if (!revision || !linkLives(link, now)) return false;
+  const expected = Buffer.from(signature(link.key, record, revision, target, Number(link.expires)));
   const given = Buffer.from(link.signature);
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

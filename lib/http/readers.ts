@@ -4,18 +4,27 @@ import { readLinkKey } from '../secret';
 import { authenticate } from './auth';
 import { query, type HttpEvent } from './request';
 
-/** What a route that answers with resources signs their read links with. */
+/**
+ * How the routes that answer with resources write their read links: signed, or the bare route
+ * paths where the deployment lets anyone read by ids (they then never expire, as Twake's
+ * original thumbnail URLs did not).
+ */
 export async function linkSigning(): Promise<LinkSigning> {
-  return { key: await readLinkKey(), ttlSeconds: config.readLinkTtlSeconds };
+  if (config.tokenlessReads) return { kind: 'ids' };
+  return { kind: 'signed', key: await readLinkKey(), ttlSeconds: config.readLinkTtlSeconds };
 }
 
 /**
- * Who reads bytes on the download and thumbnail routes: the holder of a signed link (its
- * `expires` and `signature`), a member with a token (header or `?token=`, for `<a href>` and
- * `<img src>`), or, only where the deployment sets TOKENLESS_READS, anyone who knows the ids.
+ * Who reads bytes on the download and thumbnail routes. A credential that is sent (the
+ * Authorization header, or `?token=` for `<a href>` and `<img src>`) is always checked; else,
+ * where the deployment sets TOKENLESS_READS, anyone who knows the ids (a stale link included);
+ * else the holder of a signed link (`expires` and `signature`); else it is a 401.
  */
 export async function readerOf(event: HttpEvent): Promise<Reader> {
   const { expires, signature, token } = query(event);
+  const credential = event.headers['authorization'] !== undefined || token !== undefined;
+  if (credential) return authenticate(event, { queryToken: true });
+  if (config.tokenlessReads) return { kind: 'anyone' };
   if (expires !== undefined || signature !== undefined) {
     return {
       kind: 'link',
@@ -23,9 +32,6 @@ export async function readerOf(event: HttpEvent): Promise<Reader> {
       signature: signature ?? '',
       key: await readLinkKey(),
     };
-  }
-  if (config.tokenlessReads && !event.headers['authorization'] && token === undefined) {
-    return { kind: 'anyone' };
   }
   return authenticate(event, { queryToken: true });
 }

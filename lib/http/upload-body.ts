@@ -12,18 +12,27 @@ const MAX_BODY_BYTES = MAX_REQUEST_DATA_BYTES + 64 * 1024;
 
 /**
  * Bodies that carry no file: Twake's web client creates a file with `body: '{}'`, which fetch
- * sends as text/plain, and other clients send JSON, a form or nothing. Any other type names
- * bytes the Lambda path cannot take as they are (API Gateway and offline keep binary bodies
- * intact only for the two data types), so those are refused rather than ignored.
+ * sends as text/plain, and other clients send JSON or blank text. Anything else may be a file
+ * sent the wrong way (`curl --data-binary` labels it a form, a Blob without a type has no
+ * Content-Type): it is refused, never dropped. API Gateway and offline keep binary bodies
+ * intact only for the two data types.
  */
-function carriesNoFile(mediaType: string): boolean {
-  return (
+function carriesNoFile(mediaType: string, body: Buffer): boolean {
+  const textual =
     mediaType === '' ||
     mediaType.startsWith('text/') ||
     mediaType === 'application/json' ||
     mediaType.endsWith('+json') ||
-    mediaType === 'application/x-www-form-urlencoded'
-  );
+    mediaType === 'application/x-www-form-urlencoded';
+  if (!textual) return false;
+  const text = body.toString('utf8');
+  if (text.trim() === '') return true;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -44,10 +53,11 @@ export async function readUploadBody(event: HttpEvent): Promise<IncomingData | u
   if (mediaType === 'multipart/form-data')
     return firstFilePart(body ?? Buffer.alloc(0), contentType);
   if (mediaType === 'application/octet-stream') return { bytes: body ?? Buffer.alloc(0) };
-  if (!body || body.byteLength === 0 || carriesNoFile(mediaType)) return undefined;
+  if (!body || body.byteLength === 0 || carriesNoFile(mediaType, body)) return undefined;
   throw unsupportedMediaType(
-    `A ${mediaType} body cannot carry file data here: send it as multipart/form-data ` +
-      '(a part named file) or application/octet-stream',
+    `A ${mediaType || 'body without Content-Type'} cannot carry file data here: send the file ` +
+      'as multipart/form-data (a part named file) or application/octet-stream, or no body ' +
+      '(or JSON) to create an empty file',
   );
 }
 

@@ -3,7 +3,7 @@
  * folder, and read by whatever needs to find it: `npm run token`, `npm run sweep`, the tests
  * and benchmarks.
  */
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface StackInfo {
@@ -29,9 +29,12 @@ const fileIn = (dataDir: string) => path.join(dataDir, 'stack.json');
 
 /** Readable by its owner only: it holds the token secret. */
 export async function writeStackFile(dataDir: string, info: StackInfo): Promise<void> {
+  // Written whole under a new name, then renamed: an older stack.json of another mode is
+  // replaced, never rewritten in place.
   const file = fileIn(dataDir);
-  await writeFile(file, JSON.stringify(info, null, 2), { mode: 0o600 });
-  await chmod(file, 0o600); // the mode above applies only when the file is created
+  const fresh = `${file}.${process.pid}`;
+  await writeFile(fresh, JSON.stringify(info, null, 2), { mode: 0o600, flag: 'wx' });
+  await rename(fresh, file);
 }
 
 export async function readStackFile(dataDir: string): Promise<StackInfo> {

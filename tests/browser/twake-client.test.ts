@@ -8,10 +8,11 @@ import {
   type Page,
   type Request,
 } from 'playwright-core';
+import type { PublicFile } from '../../lib/domain/file';
 import { startLocalStack, stopLocalStack } from '../../scripts/local/stack-process';
 import { API, call, downloadBytes, filesUrl, sha256 } from '../helpers/api';
 import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
-import { paddedNoisePng } from './padded-png';
+import { paddedNoisePng } from '../helpers/media';
 import { servePage, type PageServer } from './page-server';
 
 /**
@@ -24,23 +25,8 @@ import { servePage, type PageServer } from './page-server';
 
 const MiB = 1024 * 1024;
 
-type Thumbnail = {
-  index: number;
-  id: string;
-  type: string;
-  size: number;
-  width: number;
-  height: number;
-  url: string;
-};
-type Resource = {
-  id: string;
-  company_id: string;
-  metadata: { name: string; mime: string; thumbnails_status: string } | null;
-  thumbnails: Thumbnail[];
-  upload_data: { size: number } | null;
-  download_url?: string;
-};
+type Resource = PublicFile;
+type Thumbnail = Resource['thumbnails'][number];
 type Outcome =
   | { outcome: 'success'; resource: Resource }
   | { outcome: 'unreadable success' | 'error' | 'interrupted'; message: string };

@@ -36,3 +36,23 @@ test('tokens never reach the logs, from the header or the query, on success or f
   expect(signature.length).toBeGreaterThan(20);
   expect(log).not.toContain(signature);
 });
+
+test('signed read links never reach the logs, used or tampered with', async () => {
+  const company = newCompanyId();
+  const token = await tokenFor({ company, user: 'lina' });
+  const created = await call<{ resource: { id: string; download_url: string } }>(
+    filesUrl(company),
+    { method: 'POST', headers: bearer(token), body: multipart(Buffer.from('x'), 'x.txt') },
+  );
+  const link = created.body.resource.download_url;
+  const origin = new URL(process.env['TEST_API_URL'] ?? '').origin;
+  expect((await call(`${origin}${link}`)).status).toBe(302);
+  expect((await call(`${origin}${link}x`)).status).toBe(403);
+  const marker = crypto.randomUUID();
+  await call(filesUrl(company, `/${marker}`), { headers: bearer(token) });
+
+  const log = await logMentioning(marker);
+  const signature = new URL(link, origin).searchParams.get('signature') ?? '';
+  expect(signature.length).toBe(43);
+  expect(log).not.toContain(signature);
+});

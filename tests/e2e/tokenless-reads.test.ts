@@ -44,6 +44,19 @@ test('the built thumbnail path and the download answer with no token', async () 
   expect(sha256(bytes)).toBe(sha256(png));
 });
 
+test('resources carry the bare paths, and a stale signed link still reads', async () => {
+  const read = await call<{ resource: { thumbnails: { url: string }[]; download_url: string } }>(
+    files(company, `/${fileId}`),
+    { headers: bearer(token) },
+  );
+  const path = `/internal/services/files/v1/companies/${company}/files/${fileId}`;
+  expect(read.body.resource.thumbnails[0]?.url).toBe(`${path}/thumbnails/0`);
+  expect(read.body.resource.download_url).toBe(`${path}/download`);
+  // A link stored while the stack signed them, long expired: the ids still read.
+  const stale = await call(files(company, `/${fileId}/thumbnails/0?expires=1&signature=old`));
+  expect(stale.status).toBe(302);
+});
+
 test('ids must still name the file: another company, an unknown or malformed id are 404', async () => {
   for (const path of [
     files(newCompanyId(), `/${fileId}/download`),

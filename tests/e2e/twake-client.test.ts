@@ -260,6 +260,17 @@ describe('signed read links', () => {
     expect(sha256(bytes)).toBe(sha256(png));
   });
 
+  test('a token that is sent is checked, and wins over a link that no longer holds', async () => {
+    const stale = `${resource.download_url}x`;
+    expect((await get(stale)).status).toBe(403);
+    const withToken = await call(`${origin()}${stale}`, { headers: bearer(token) });
+    expect(withToken.status).toBe(302);
+    const badToken = await call(`${origin()}${resource.download_url}`, {
+      headers: { authorization: 'Bearer nope' },
+    });
+    expect(badToken.status).toBe(401);
+  });
+
   test('the built path with no token is still a 401 by default', async () => {
     const built = `/internal/services/files/v1/companies/${company}/files/${resource.id}`;
     expect((await get(`${built}/thumbnails/0`)).status).toBe(401);

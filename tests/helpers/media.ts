@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -60,6 +61,27 @@ function pngChunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([length, body, crc]);
 }
 
+const IEND = pngChunk('IEND', Buffer.alloc(0));
+
+/**
+ * A valid PNG of random pixels that is exactly `size` bytes: noise does not compress, and the
+ * rest is a private ancillary chunk (`raNd`: decoders skip it) of random bytes before IEND.
+ * Its bytes are as big as a photo's, while its pixels stay cheap to decode.
+ */
+export async function paddedNoisePng(size: number, width: number, height: number): Promise<Buffer> {
+  const png = await sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
+  if (!png.subarray(-IEND.length).equals(IEND)) throw new Error('sharp wrote no IEND last');
+  const padding = size - png.length - 12; // the chunk's length, type and CRC
+  if (padding < 0) throw new Error(`a ${width}x${height} noise PNG is above ${size} bytes`);
+  return Buffer.concat([
+    png.subarray(0, -IEND.length),
+    pngChunk('raNd', randomBytes(padding)),
+    IEND,
+  ]);
+}
+
 /** A decompression bomb: a few hundred bytes declaring a 30000 x 30000 image. */
 export function pngBomb(): Buffer {
   const header = Buffer.alloc(13);
@@ -71,7 +93,7 @@ export function pngBomb(): Buffer {
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     pngChunk('IHDR', header),
     pngChunk('IDAT', rows),
-    pngChunk('IEND', Buffer.alloc(0)),
+    IEND,
   ]);
 }
 

@@ -54,6 +54,7 @@ describe('attachmentDisposition', () => {
     ['3-byte characters', '报'.repeat(340) + '.pdf'],
     ['emoji', '🎉'.repeat(255) + '.png'],
     ['characters percent-encoding doubles', '&'.repeat(1020) + '.txt'],
+    ['a character NFKD makes many', '\ufdfa'.repeat(85) + '.txt'],
   ])('a long name of %s is saved shortened, extension kept', (_, name) => {
     const header = attachmentDisposition(name);
     const saved = decodedName(header);
@@ -69,5 +70,7 @@ describe('shortened', () => {
     expect(shortened('🎉🎉🎉', 9)).toBe('🎉🎉');
     expect(shortened('ab.c', 10)).toBe('ab.c');
     expect(shortened('abcdef.txt', 6)).toBe('ab.txt');
+    // Only a short, space-free last suffix is an extension.
+    expect(shortened('notes version 2.0 final', 10)).toBe('notes vers');
   });
 });

@@ -1,4 +1,4 @@
-import { isValidLink, readLinks, type ReadTarget } from '../../lib/domain/read-links';
+import { isValidLink, linkLives, readLinks, type ReadTarget } from '../../lib/domain/read-links';
 import type { FileRecord } from '../../lib/domain/file';
 
 const key = Buffer.alloc(32, 7);
@@ -23,7 +23,7 @@ const download: ReadTarget = { kind: 'download' };
 const thumbnail0: ReadTarget = { kind: 'thumbnail', index: 0 };
 
 describe('signed read links', () => {
-  const sign = readLinks({ key, ttlSeconds: 86_400 }, record, NOW)!;
+  const sign = readLinks({ kind: 'signed', key, ttlSeconds: 86_400 }, record, NOW)!;
 
   test('name the route, and end on the hour after their lifetime', () => {
     const url = sign(thumbnail0);
@@ -35,7 +35,9 @@ describe('signed read links', () => {
     expect(expires * 1000 - NOW).toBeGreaterThanOrEqual(86_400_000);
     expect(expires * 1000 - NOW).toBeLessThan(86_400_000 + 3_600_000);
     // Read again within the hour: the same URL, so browsers can cache it.
-    expect(readLinks({ key, ttlSeconds: 86_400 }, record, NOW + 60_000)!(thumbnail0)).toBe(url);
+    expect(
+      readLinks({ kind: 'signed', key, ttlSeconds: 86_400 }, record, NOW + 60_000)!(thumbnail0),
+    ).toBe(url);
   });
 
   test('hold for what they were signed for, and nothing else', () => {
@@ -76,7 +78,24 @@ describe('signed read links', () => {
 
   test('a file without content has none', () => {
     expect(
-      readLinks({ key, ttlSeconds: 60 }, { ...record, content: undefined }, NOW),
+      readLinks({ kind: 'signed', key, ttlSeconds: 60 }, { ...record, content: undefined }, NOW),
     ).toBeUndefined();
+  });
+
+  test('where ids alone read, resources carry the bare route paths, which never expire', () => {
+    const bare = readLinks({ kind: 'ids' }, record, NOW)!;
+    expect(bare(thumbnail0)).toBe(
+      `/internal/services/files/v1/companies/acme/files/${record.id}/thumbnails/0`,
+    );
+    expect(bare(download)).toBe(
+      `/internal/services/files/v1/companies/acme/files/${record.id}/download`,
+    );
+  });
+
+  test('an expired or malformed link is known to be dead before any record is read', () => {
+    const link = linkOf(sign(download));
+    expect(linkLives(link, NOW)).toBe(true);
+    expect(linkLives(link, Number(link.expires) * 1000)).toBe(false);
+    expect(linkLives({ ...link, expires: 'x' }, NOW)).toBe(false);
   });
 });

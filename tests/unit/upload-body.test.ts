@@ -136,14 +136,30 @@ describe('readUploadBody', () => {
     ['a JSON body', { body: '{}', headers: { 'content-type': 'application/json' } }],
     // Twake's create: fetch(url, { body: '{}' }) sends text/plain.
     ["Twake's create", { body: '{}', headers: { 'content-type': 'text/plain;charset=UTF-8' } }],
-    ['a text body', { body: 'hello', headers: { 'content-type': 'text/plain' } }],
-    ['a form', { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
+    ['blank text', { body: ' \n', headers: { 'content-type': 'text/plain' } }],
+    [
+      'JSON as a form',
+      { body: '{}', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+    ],
     ['JSON by suffix', { body: '{}', headers: { 'content-type': 'application/ld+json' } }],
-    ['no content type', { body: '{}' }],
+    ['JSON with no content type', { body: '{"a":1}' }],
   ])('%s carries no data', async (_, request) => {
     await expect(
       readUploadBody({ headers: {}, ...request } as unknown as HttpEvent),
     ).resolves.toBeUndefined();
+  });
+
+  test.each([
+    // Bytes sent the wrong way are refused, never dropped: curl --data-binary labels them a form.
+    ['a file as a form', 'application/x-www-form-urlencoded', 'GIF89a\u0001\u0000'],
+    ['a text file as text', 'text/plain', 'hello, a real text file'],
+    ['a Blob without a type', undefined, '\u0000\u0001binary'],
+  ])('%s is a 415, not an empty create', async (_, type, body) => {
+    const error = await failure({
+      headers: type ? { 'content-type': type } : {},
+      body,
+    } as unknown as HttpEvent);
+    expect(error.kind).toBe('UnsupportedMediaType');
   });
 
   test('other content types with a body are a 415', async () => {

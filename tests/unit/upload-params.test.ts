@@ -126,6 +126,7 @@ describe('parseUploadParams', () => {
     ['application/epub zip', 'application/epub+zip'],
     ['application/vnd.api json; charset=utf-8', 'application/vnd.api+json; charset=utf-8'],
     [' image/png ', 'image/png'],
+    ['image / png', 'image/png'],
   ])('the type %p is read as %p', (type, mime) => {
     expect(parseUploadParams({ type }).mime).toBe(mime);
   });

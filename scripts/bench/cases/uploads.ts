@@ -242,7 +242,7 @@ export async function assemblyMemory(ctx: BenchContext): Promise<CaseResult> {
     params: { chunkNumber: total - 1, totalChunks: total, thumbnailSync: false },
     data: { bytes: chunks[total - 2] as Buffer },
     budgetMs: 29_000,
-    links: { key: Buffer.alloc(32), ttlSeconds: 3600 },
+    links: { kind: 'signed', key: Buffer.alloc(32), ttlSeconds: 3600 },
   });
   if (jobs.length !== 1) throw new Error('the completing request did not hand off an assembly');
   // The handler as Lambda runs it, in a process of its own.
