@@ -126,7 +126,8 @@ export async function createFile(
   const companyId = checkCompanyId(request.companyId);
   await requireRole(s, request.principal, companyId);
   const { data, params } = request;
-  if ((params.chunkNumber ?? 1) > 1) throw chunkSentToCollection(params.chunkNumber!);
+  const chunkNumber = params.chunkNumber ?? 1;
+  if (chunkNumber > 1) throw chunkSentToCollection(chunkNumber);
   if (params.totalSize !== undefined) checkFileSize(s, params.totalSize);
   const now = s.now();
   const record: FileRecord = {
