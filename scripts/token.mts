@@ -40,7 +40,7 @@ const { company, user, application, role, stage } = values;
 const ttl = Number(values.ttl);
 if (!company || Boolean(user) === Boolean(application)) {
   fail(
-    'usage: npm run token -- [--stage <stage>] --company <id> (--user <id> [--role member|admin] | --application <id>)',
+    'usage: npm run token -- [--stage <stage>] --company <id> (--user <id> [--role member|admin] | --application <id>) [--ttl <seconds>]',
   );
 }
 if (role !== 'member' && role !== 'admin') fail('--role must be member or admin');

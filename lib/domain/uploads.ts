@@ -198,6 +198,14 @@ async function joinOrStart(
     current?.state === 'receiving' && s.now() - current.started_at > s.limits.uploadMaxAgeMs;
   if (current && !stale) {
     checkSameUpload(current, request.params, totalChunks);
+    // Taken for chunk 1 (the default), a whole file sent into the upload (its totals came
+    // from the create) would be dropped as a duplicate of it whenever chunk 1 is already in.
+    if (request.params.chunkNumber === undefined) {
+      throw conflict(
+        `An upload of ${current.total_chunks} chunks is in progress: send each chunk with ` +
+          'its chunk_number (resumableChunkNumber)',
+      );
+    }
     return current;
   }
   const candidate = await newUpload(s, record, request, totalChunks);

@@ -12,10 +12,10 @@ const MAX_BODY_BYTES = MAX_REQUEST_DATA_BYTES + 64 * 1024;
 
 /**
  * Bodies that carry no file: Twake's web client creates a file with `body: '{}'`, which fetch
- * sends as text/plain, and other clients send JSON or blank text. Anything else may be a file
- * sent the wrong way (`curl --data-binary` labels it a form, a Blob without a type has no
- * Content-Type): it is refused, never dropped. API Gateway and offline keep binary bodies
- * intact only for the two data types.
+ * sends as text/plain, and other clients send an empty JSON object or blank text. Anything
+ * else may be a file sent the wrong way (`curl --data-binary` labels it a form, a Blob without
+ * a type has no Content-Type, a JSON file is JSON): it is refused, never dropped. API Gateway
+ * and offline keep binary bodies intact only for the two data types.
  */
 function carriesNoFile(mediaType: string, body: Buffer): boolean {
   const textual =
@@ -25,14 +25,8 @@ function carriesNoFile(mediaType: string, body: Buffer): boolean {
     mediaType.endsWith('+json') ||
     mediaType === 'application/x-www-form-urlencoded';
   if (!textual) return false;
-  const text = body.toString('utf8');
-  if (text.trim() === '') return true;
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
+  const text = body.toString('utf8').trim();
+  return text === '' || /^\{\s*\}$/.test(text);
 }
 
 /**
@@ -55,9 +49,9 @@ export async function readUploadBody(event: HttpEvent): Promise<IncomingData | u
   if (mediaType === 'application/octet-stream') return { bytes: body ?? Buffer.alloc(0) };
   if (!body || body.byteLength === 0 || carriesNoFile(mediaType, body)) return undefined;
   throw unsupportedMediaType(
-    `A ${mediaType || 'body without Content-Type'} cannot carry file data here: send the file ` +
-      'as multipart/form-data (a part named file) or application/octet-stream, or no body ' +
-      '(or JSON) to create an empty file',
+    `A body of type ${mediaType || '(none)'} cannot carry file data here: send the file as ` +
+      'multipart/form-data (a part named file) or application/octet-stream; to create an ' +
+      'empty file, send no body or {}',
   );
 }
 

@@ -134,6 +134,27 @@ describe('chunks sent to the collection route', () => {
   });
 });
 
+test('a whole file sent into an upload in progress is a 409, not taken for its chunk 1', async () => {
+  const created = await call<{ resource: Resource }>(
+    filesUrl(company, '?filename=three.bin&total_chunks=3'),
+    { method: 'POST', headers: bearer(token) },
+  );
+  const id = created.body.resource.id;
+  const first = await call(filesUrl(company, `/${id}?chunk_number=1`), {
+    method: 'POST',
+    headers: bearer(token),
+    body: multipart(binaryBytes(10, 1), 'three.bin'),
+  });
+  expect(first.status).toBe(200);
+  const whole = await call<{ message: string }>(filesUrl(company, `/${id}`), {
+    method: 'POST',
+    headers: bearer(token),
+    body: multipart(binaryBytes(30, 2), 'three.bin'),
+  });
+  expect(whole.status).toBe(409);
+  expect(whole.body.message).toContain('chunk_number');
+});
+
 describe('names', () => {
   /** The download redirect's Location: what a client must read to follow it. */
   async function location(fileId: string) {

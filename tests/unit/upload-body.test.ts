@@ -138,11 +138,11 @@ describe('readUploadBody', () => {
     ["Twake's create", { body: '{}', headers: { 'content-type': 'text/plain;charset=UTF-8' } }],
     ['blank text', { body: ' \n', headers: { 'content-type': 'text/plain' } }],
     [
-      'JSON as a form',
+      '{} as a form',
       { body: '{}', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
     ],
     ['JSON by suffix', { body: '{}', headers: { 'content-type': 'application/ld+json' } }],
-    ['JSON with no content type', { body: '{"a":1}' }],
+    ['{} with no content type', { body: ' { } ' }],
   ])('%s carries no data', async (_, request) => {
     await expect(
       readUploadBody({ headers: {}, ...request } as unknown as HttpEvent),
@@ -154,6 +154,8 @@ describe('readUploadBody', () => {
     ['a file as a form', 'application/x-www-form-urlencoded', 'GIF89a\u0001\u0000'],
     ['a text file as text', 'text/plain', 'hello, a real text file'],
     ['a Blob without a type', undefined, '\u0000\u0001binary'],
+    ['a JSON file', 'application/json', '{"a":1}'],
+    ['a JSON file as a form', 'application/x-www-form-urlencoded', '[1,2]'],
   ])('%s is a 415, not an empty create', async (_, type, body) => {
     const error = await failure({
       headers: type ? { 'content-type': type } : {},
