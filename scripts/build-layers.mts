@@ -1,6 +1,6 @@
 /**
  * npm run build:layers [-- --arch arm64|x64] — installs the thumbnailer's native and heavy
- * dependencies (layers/previewers/nodejs/package.json: sharp, pdf-to-img, ffmpeg) for Lambda's
+ * dependencies (layers/previewers/nodejs/package.json: sharp, pdfjs-dist, ffmpeg) for Lambda's
  * Linux and the functions' architecture into layers/previewers/nodejs/node_modules, which
  * `osls package`/`deploy` zips into the `previewers` layer. Versions are pinned by the layer's
  * own package-lock.json (`npm ci`), which lists every platform's packages; npm picks those of

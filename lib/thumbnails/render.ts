@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
+import type { PDFPageProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import { kindOf, sniff, type PreviewKind } from './kinds';
 
 /** Twake's preview box: thumbnails fit inside it, never enlarged, aspect ratio kept. */
@@ -58,24 +59,64 @@ async function fitted(input: Buffer, limits: RenderLimits): Promise<RenderedThum
   return { bytes: data, type: 'image/webp', ext: 'webp', width: info.width, height: info.height };
 }
 
+/**
+ * The most pixels a PDF page is rendered into. Pages are rendered at the scale that fits the
+ * box, so a real page never comes near it; it refuses, before any canvas is made, what a
+ * degenerate page size could still ask for.
+ */
+const PAGE_PIXEL_BUDGET = BOX.width * BOX.height;
+
+/** The scale that fits a page of `width` x `height` points inside the box. */
+export function fittingScale(width: number, height: number): number {
+  if (!(width > 0 && height > 0)) throw new Error(`a page of ${width}x${height} points`);
+  const scale = Math.min(BOX.width / width, BOX.height / height);
+  const pixels = Math.ceil(width * scale) * Math.ceil(height * scale);
+  if (pixels > PAGE_PIXEL_BUDGET + BOX.width + BOX.height) {
+    throw new Error(`a page of ${width}x${height} points needs ${pixels} pixels`);
+  }
+  return scale;
+}
+
+/** pdf.js's canvas factory in Node (@napi-rs/canvas), which its types leave as `Object`. */
+interface CanvasFactory {
+  create(width: number, height: number): { canvas: { toBuffer(type: 'image/png'): Buffer } };
+}
+type PageCanvas = Parameters<PDFPageProxy['render']>[0]['canvas'];
+
 async function pdfPages(
   input: Buffer,
   limits: RenderLimits,
   cancelled: () => boolean,
 ): Promise<RenderedThumbnail[]> {
-  // pdf.js is loaded only for PDFs: it is large and slow to import. Scale 1 renders a Letter
-  // or A4 page at about twice the box's height, enough for a sharp thumbnail.
-  const { pdf } = await import('pdf-to-img');
-  const document = await pdf(input, { scale: 1 });
+  // pdf.js is loaded only for PDFs: it is large and slow to import.
+  const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs');
+  const assets = path.dirname(require.resolve('pdfjs-dist/package.json'));
+  const loading = pdfjs.getDocument({
+    data: new Uint8Array(input), // a copy: pdf.js takes over (detaches) the buffer it is given
+    standardFontDataUrl: path.join(assets, 'standard_fonts/'),
+    cMapUrl: path.join(assets, 'cmaps/'),
+    cMapPacked: true,
+    // Images inside the PDF get the pixel limit of images.
+    maxImageSize: limits.maxPixels,
+  });
+  const document = await loading.promise;
+  const canvases = document.canvasFactory as CanvasFactory;
   try {
     const pages: RenderedThumbnail[] = [];
-    for (let number = 1; number <= Math.min(document.length, MAX_PDF_PAGES); number++) {
+    for (let number = 1; number <= Math.min(document.numPages, MAX_PDF_PAGES); number++) {
       if (cancelled()) break; // timed out: no more pages in the background
-      pages.push(await fitted(await document.getPage(number), limits));
+      const page = await document.getPage(number);
+      const natural = page.getViewport({ scale: 1 });
+      const viewport = page.getViewport({ scale: fittingScale(natural.width, natural.height) });
+      const side = (points: number) => Math.max(1, Math.round(points));
+      const { canvas } = canvases.create(side(viewport.width), side(viewport.height));
+      await page.render({ canvas: canvas as unknown as PageCanvas, viewport }).promise;
+      pages.push(await fitted(canvas.toBuffer('image/png'), limits));
+      page.cleanup();
     }
     return pages;
   } finally {
-    await document.destroy();
+    await loading.destroy();
   }
 }
 

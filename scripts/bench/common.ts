@@ -144,7 +144,7 @@ export async function bundleFunction(entry: string): Promise<string> {
     format: 'cjs',
     mainFields: ['module', 'main'],
     outfile: bundle,
-    external: ['sharp', 'pdf-to-img', '@ffmpeg-installer/ffmpeg'],
+    external: ['sharp', 'pdfjs-dist', '@napi-rs/canvas', '@ffmpeg-installer/ffmpeg'],
     logLevel: 'error',
   });
   return bundle;

@@ -110,6 +110,22 @@ describe('thumbnail_sync=1 replies with the thumbnails', () => {
         [309, 400],
       ],
     ],
+    // Pages are rendered at the scale that fits the box: at scale 1 this page alone would be
+    // an 829 MB canvas.
+    [
+      'PDF page of 14400 x 14400 pt',
+      'poster.pdf',
+      'application/pdf',
+      async () => tinyPdf('big', 1, [14_400, 14_400]),
+      [[400, 400]],
+    ],
+    [
+      'PDF page of A4 landscape',
+      'a4.pdf',
+      'application/pdf',
+      async () => tinyPdf('a4', 1, [842, 595]),
+      [[566, 400]],
+    ],
     ['MP4 video, first frame', 'clip.mp4', 'video/mp4', () => videoClip(1920, 1080), [[600, 338]]],
     ['WebM video', 'clip.webm', 'video/webm', () => videoClip(640, 480, 'webm'), [[533, 400]]],
   ])('%s', async (_, name, mime, make, sizes) => {

@@ -70,8 +70,11 @@ export function binaryBytes(size: number, seed = 1): Buffer {
   return bytes;
 }
 
-/** A small valid PDF of `pages` pages, written by hand so the project ships no binary fixture. */
-export function tinyPdf(text = 'Serverless Files', pages = 1): Buffer {
+/**
+ * A small valid PDF of `pages` pages (`size` in points, US Letter by default), written by hand
+ * so the project ships no binary fixture.
+ */
+export function tinyPdf(text = 'Serverless Files', pages = 1, size = [612, 792]): Buffer {
   const stream = `BT /F1 24 Tf 72 720 Td (${text}) Tj ET`;
   const pageIds = Array.from({ length: pages }, (_, i) => 5 + i);
   const objects = [
@@ -81,7 +84,7 @@ export function tinyPdf(text = 'Serverless Files', pages = 1): Buffer {
     '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
     ...pageIds.map(
       () =>
-        '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R /Resources << /Font << /F1 4 0 R >> >> >>',
+        `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${size.join(' ')}] /Contents 3 0 R /Resources << /Font << /F1 4 0 R >> >> >>`,
     ),
   ];
   let pdf = '%PDF-1.4\n';

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { kindOf, mayPreview, sniff } from '../../lib/thumbnails/kinds';
-import { renderThumbnails } from '../../lib/thumbnails/render';
+import { fittingScale, renderThumbnails } from '../../lib/thumbnails/render';
 import { tinyPdf } from '../helpers/api';
 import { image, pngBomb } from '../helpers/media';
 
@@ -92,5 +92,16 @@ describe('renderThumbnails (real sharp, tiny images)', () => {
     await expect(
       renderThumbnails(Buffer.from('just text'), { mime: 'text/plain', name: 'a.txt' }, limits),
     ).resolves.toBeUndefined();
+  });
+});
+
+describe('PDF pages are rendered at the scale that fits the box', () => {
+  // Rendering itself runs in the stack tests: pdf.js is an ES module jest's CommonJS runtime
+  // cannot load.
+  test('a page size no canvas can hold is refused before one is made', () => {
+    expect(fittingScale(612, 792)).toBeCloseTo(400 / 792);
+    expect(fittingScale(14_400, 14_400)).toBeCloseTo(400 / 14_400);
+    expect(() => fittingScale(0, 792)).toThrow('0x792 points');
+    expect(() => fittingScale(Number.NaN, 792)).toThrow();
   });
 });
