@@ -32,6 +32,8 @@ export interface Config {
   readonly thumbnailMaxBytes: number;
   readonly thumbnailMaxPixels: number;
   readonly thumbnailTimeoutSeconds: number;
+  /** Office documents get previews (LibreOffice where the thumbnailer runs). */
+  readonly officePreviews: boolean;
   readonly abandonedUploadSeconds: number;
   readonly stuckAfterSeconds: number;
 }
@@ -104,6 +106,7 @@ export function loadConfig(env: Env): Config {
     thumbnailMaxBytes: integer(env, 'THUMBNAIL_MAX_BYTES', 0, 1024 ** 3),
     thumbnailMaxPixels: integer(env, 'THUMBNAIL_MAX_PIXELS', 1, 1_000_000_000),
     thumbnailTimeoutSeconds: integer(env, 'THUMBNAIL_TIMEOUT_SECONDS', 1, 900),
+    officePreviews: flag(env, 'OFFICE_PREVIEWS'),
     abandonedUploadSeconds: integer(env, 'ABANDONED_UPLOAD_SECONDS', 1, 365 * 86_400),
     stuckAfterSeconds: integer(env, 'STUCK_AFTER_SECONDS', 1, 86_400),
   });

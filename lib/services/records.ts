@@ -13,7 +13,11 @@ export const services: RecordServices = {
   records: fileRecords,
   members: memberships,
   previews: {
-    mayPreview: (mime, name, size) => mayPreview(mime, name, size, config.thumbnailMaxBytes),
+    mayPreview: (mime, name, size) =>
+      mayPreview(mime, name, size, {
+        maxBytes: config.thumbnailMaxBytes,
+        kinds: { office: config.officePreviews },
+      }),
     maxBytes: config.thumbnailMaxBytes,
   },
   limits: {

@@ -8,5 +8,6 @@ export const thumbnailer: Thumbnailer = {
     renderThumbnails(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), file, {
       maxPixels: config.thumbnailMaxPixels,
       timeoutMs: config.thumbnailTimeoutSeconds * 1000,
+      kinds: { office: config.officePreviews },
     }),
 };

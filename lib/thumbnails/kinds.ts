@@ -3,7 +3,27 @@
  * sniffing its first bytes when the type is generic. No renderer is imported here, so the
  * upload functions can use it without loading sharp.
  */
-export type PreviewKind = 'image' | 'pdf' | 'video';
+export type PreviewKind = 'image' | 'pdf' | 'video' | 'office';
+
+/** The kinds a deployment previews: office documents need LibreOffice where the thumbnailer runs. */
+export interface PreviewedKinds {
+  office: boolean;
+}
+
+/** Documents LibreOffice converts to PDF, by MIME type (essence). */
+const OFFICE_MIMES = new Set([
+  'application/msword',
+  'application/rtf',
+  'text/rtf',
+  'application/vnd.ms-excel',
+  'application/vnd.ms-powerpoint',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+  'application/vnd.oasis.opendocument.text',
+  'application/vnd.oasis.opendocument.spreadsheet',
+  'application/vnd.oasis.opendocument.presentation',
+]);
 
 const IMAGE_MIMES = new Set([
   'image/jpeg',
@@ -35,6 +55,16 @@ const EXTENSIONS: Record<string, PreviewKind> = {
   mpg: 'video',
   ogv: 'video',
   '3gp': 'video',
+  doc: 'office',
+  docx: 'office',
+  odt: 'office',
+  rtf: 'office',
+  xls: 'office',
+  xlsx: 'office',
+  ods: 'office',
+  ppt: 'office',
+  pptx: 'office',
+  odp: 'office',
 };
 
 const GENERIC = new Set(['application/octet-stream', 'binary/octet-stream', '']);
@@ -48,6 +78,7 @@ export function kindOf(mime: string, name: string): PreviewKind | undefined {
   if (IMAGE_MIMES.has(type)) return 'image';
   if (type === 'application/pdf') return 'pdf';
   if (type.startsWith('video/')) return 'video';
+  if (OFFICE_MIMES.has(type)) return 'office';
   if (!isGenericMime(type)) return undefined;
   const extension = name.toLowerCase().split('.').pop() ?? '';
   return name.includes('.') ? EXTENSIONS[extension] : undefined;
@@ -74,6 +105,20 @@ export function sniff(head: Uint8Array): PreviewKind | undefined {
     return brand.startsWith('avi') || brand === 'mif1' ? 'image' : 'video'; // AVIF/HEIF or MP4/MOV
   }
   if (startsWith(head, [0x1a, 0x45, 0xdf, 0xa3])) return 'video'; // Matroska / WebM
+  // OLE2 compound files: .doc, .xls, .ppt (and other old Office files LibreOffice opens).
+  if (startsWith(head, [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1])) return 'office';
+  if (ascii(head, 0, 5) === '{\\rtf') return 'office';
+  // A zip whose first entry names an office format: OOXML's package parts (Microsoft Office
+  // writes [Content_Types].xml first, LibreOffice _rels/.rels), or ODF's uncompressed
+  // `mimetype` entry. Other zips are archives.
+  if (startsWith(head, [0x50, 0x4b, 0x03, 0x04])) {
+    const nameLength = (head[26] ?? 0) | ((head[27] ?? 0) << 8);
+    const entry = ascii(head, 30, 30 + nameLength);
+    if (entry === '[Content_Types].xml' || entry === '_rels/.rels') return 'office';
+    if (entry === 'mimetype' && ascii(head, 38, 100).includes('vnd.oasis.opendocument')) {
+      return 'office';
+    }
+  }
   return undefined;
 }
 
@@ -82,7 +127,13 @@ export function sniff(head: Uint8Array): PreviewKind | undefined {
  * may turn out to be (the thumbnailer sniffs it), within the input limit. Everything else is
  * `done` with no thumbnails at once, so nobody waits for it.
  */
-export function mayPreview(mime: string, name: string, size: number, maxBytes: number): boolean {
+export function mayPreview(
+  mime: string,
+  name: string,
+  size: number,
+  { maxBytes, kinds }: { maxBytes: number; kinds: PreviewedKinds },
+): boolean {
   if (size === 0 || size > maxBytes) return false;
-  return kindOf(mime, name) !== undefined || isGenericMime(mime);
+  const kind = kindOf(mime, name);
+  return kind === 'office' ? kinds.office : kind !== undefined || isGenericMime(mime);
 }

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import type { PDFPageProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
-import { kindOf, sniff, type PreviewKind } from './kinds';
+import { officeToPdf } from './office';
+import { kindOf, sniff, type PreviewKind, type PreviewedKinds } from './kinds';
 
 /** Twake's preview box: thumbnails fit inside it, never enlarged, aspect ratio kept. */
 export const BOX = { width: 600, height: 400 };
@@ -24,6 +25,7 @@ export interface RenderLimits {
   /** Images above this are not previewed; far above their file size, they are bombs. */
   maxPixels: number;
   timeoutMs: number;
+  kinds: PreviewedKinds;
 }
 
 /**
@@ -179,10 +181,14 @@ export async function renderThumbnails(
   limits: RenderLimits,
 ): Promise<RenderedThumbnail[] | undefined> {
   const kind: PreviewKind | undefined =
-    sniff(input.subarray(0, 64)) ?? kindOf(file.mime, file.name);
-  if (!kind) return undefined;
+    sniff(input.subarray(0, 128)) ?? kindOf(file.mime, file.name);
+  if (!kind || (kind === 'office' && !limits.kinds.office)) return undefined;
   const work = async (cancelled: () => boolean): Promise<RenderedThumbnail[]> => {
     if (kind === 'pdf') return pdfPages(input, limits, cancelled);
+    if (kind === 'office') {
+      const pdf = await officeToPdf(input, file.name, { pages: MAX_PDF_PAGES, ...limits });
+      return pdfPages(pdf, limits, cancelled);
+    }
     if (kind === 'video') return [await firstFrame(input, limits)];
     return (await checkPixels(input, limits)) ? [await fitted(input, limits)] : [];
   };

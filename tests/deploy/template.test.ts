@@ -173,6 +173,8 @@ describe('functions', () => {
       const variables = props(`${logicalId(fn)}LambdaFunction`)['Environment'].Variables;
       expect(variables.TOKENLESS_READS).toBe('false');
       expect(variables.READ_LINK_TTL_SECONDS).toBe('86400');
+      // No LibreOffice in the thumbnailer's layer: nobody waits for office previews on AWS.
+      expect(variables.OFFICE_PREVIEWS).toBe('false');
     }
   });
 });

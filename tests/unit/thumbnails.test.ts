@@ -4,7 +4,15 @@ import { fittingScale, renderThumbnails } from '../../lib/thumbnails/render';
 import { tinyPdf } from '../helpers/api';
 import { image, pngBomb } from '../helpers/media';
 
-const limits = { maxPixels: 100_000_000, timeoutMs: 20_000 };
+const limits = { maxPixels: 100_000_000, timeoutMs: 20_000, kinds: { office: true } };
+
+/** The first bytes of a zip whose first entry is `name` (stored, with `data`). */
+function zipHead(name: string, data = ''): Buffer {
+  const header = Buffer.alloc(30);
+  header.writeUInt32LE(0x04034b50, 0);
+  header.writeUInt16LE(name.length, 26);
+  return Buffer.concat([header, Buffer.from(name + data, 'latin1')]);
+}
 
 describe('which previewer a file goes to', () => {
   test.each([
@@ -16,6 +24,12 @@ describe('which previewer a file goes to', () => {
     ['application/octet-stream', 'movie.MKV', 'video'],
     ['application/octet-stream', 'noextension', undefined],
     ['application/zip', 'a.png', undefined], // a declared type wins over the name
+    ['application/msword', 'x', 'office'],
+    ['application/vnd.openxmlformats-officedocument.presentationml.presentation', 'x', 'office'],
+    ['application/vnd.oasis.opendocument.spreadsheet', 'x', 'office'],
+    ['application/octet-stream', 'Report.DOCX', 'office'],
+    ['application/octet-stream', 'notes.odt', 'office'],
+    ['application/octet-stream', 'old.rtf', 'office'],
   ])('%s named %s: %s', (mime, name, kind) => {
     expect(kindOf(mime, name)).toBe(kind);
   });
@@ -27,13 +41,25 @@ describe('which previewer a file goes to', () => {
     expect(sniff(await image.webp(8, 8))).toBe('image');
     expect(sniff(tinyPdf())).toBe('pdf');
     expect(sniff(Buffer.from('PK\x03\x04zipzip'))).toBeUndefined();
+    expect(sniff(Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0]))).toBe('office');
+    expect(sniff(Buffer.from('{\\rtf1\\ansi hello}'))).toBe('office');
+    expect(sniff(zipHead('[Content_Types].xml'))).toBe('office');
+    expect(sniff(zipHead('_rels/.rels'))).toBe('office');
+    expect(sniff(zipHead('mimetype', 'application/vnd.oasis.opendocument.text'))).toBe('office');
+    expect(sniff(zipHead('photos/a.jpg'))).toBeUndefined();
   });
 
   test('nobody waits for types without previews, empty files or files above the limit', () => {
-    expect(mayPreview('application/zip', 'a.zip', 10, 100)).toBe(false);
-    expect(mayPreview('image/png', 'a.png', 0, 100)).toBe(false);
-    expect(mayPreview('image/png', 'a.png', 101, 100)).toBe(false);
-    expect(mayPreview('application/octet-stream', 'blob', 10, 100)).toBe(true);
+    const options = { maxBytes: 100, kinds: { office: true } };
+    expect(mayPreview('application/zip', 'a.zip', 10, options)).toBe(false);
+    expect(mayPreview('image/png', 'a.png', 0, options)).toBe(false);
+    expect(mayPreview('image/png', 'a.png', 101, options)).toBe(false);
+    expect(mayPreview('application/octet-stream', 'blob', 10, options)).toBe(true);
+    expect(mayPreview('application/msword', 'a.doc', 10, options)).toBe(true);
+    // Where the thumbnailer has no LibreOffice (AWS, for now), nobody waits for office files.
+    const noOffice = { maxBytes: 100, kinds: { office: false } };
+    expect(mayPreview('application/msword', 'a.doc', 10, noOffice)).toBe(false);
+    expect(mayPreview('application/octet-stream', 'a.docx', 10, noOffice)).toBe(false);
   });
 });
 

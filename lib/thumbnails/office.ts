@@ -1,0 +1,93 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/**
+ * LibreOffice (headless) turns an office document into a PDF of its first pages, which the
+ * PDF previewer then renders. Each conversion is a process group of its own, with a profile
+ * of its own (a shared profile makes parallel runs fail silently), killed whole when it runs
+ * out of time; its folder is removed on every path.
+ */
+
+/** The extensions LibreOffice is told, so that it picks the right import filter. */
+const KNOWN = /\.(docx?|odt|rtf|xlsx?|ods|pptx?|odp)$/i;
+
+/**
+ * Conversions reach no network: where the kernel lets this process make a network namespace
+ * (root, or unprivileged user namespaces), LibreOffice runs in one with no interface up, so a
+ * document's linked images and files on other hosts stay out of reach.
+ */
+let isolation: string[] | undefined;
+function isolate(): string[] {
+  isolation ??=
+    [
+      ['unshare', '--net'],
+      ['unshare', '--net', '--map-root-user'],
+    ].find(
+      ([file, ...args]) => spawnSync(file!, [...args, 'true'], { stdio: 'ignore' }).status === 0,
+    ) ?? [];
+  return isolation;
+}
+
+export async function officeToPdf(
+  input: Buffer,
+  name: string,
+  { pages, timeoutMs }: { pages: number; timeoutMs: number },
+): Promise<Buffer> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'office-'));
+  try {
+    const source = path.join(dir, `document${KNOWN.exec(name)?.[0]?.toLowerCase() ?? ''}`);
+    await writeFile(source, input);
+    const range = JSON.stringify({ PageRange: { type: 'string', value: `1-${pages}` } });
+    const command = [
+      ...isolate(),
+      'soffice',
+      `-env:UserInstallation=${pathToFileURL(path.join(dir, 'profile')).href}`,
+      '--headless',
+      '--norestore',
+      '--nolockcheck',
+      '--nodefault',
+      '--convert-to',
+      `pdf:writer_pdf_Export:${range}`,
+      '--outdir',
+      path.join(dir, 'out'),
+      source,
+    ];
+    await runGroup(command, { cwd: dir, timeoutMs, env: { ...process.env, HOME: dir } });
+    const pdf = await readFile(path.join(dir, 'out', `${path.parse(source).name}.pdf`)).catch(
+      () => undefined,
+    );
+    if (!pdf) throw new Error('LibreOffice could not convert the document');
+    return pdf;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs a command as the leader of a new process group; on timeout the whole group dies. */
+function runGroup(
+  [file, ...args]: string[],
+  { cwd, timeoutMs, env }: { cwd: string; timeoutMs: number; env: NodeJS.ProcessEnv },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file!, args, { cwd, env, detached: true, stdio: 'ignore' });
+    const timer = setTimeout(() => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      reject(new Error(`LibreOffice took longer than ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

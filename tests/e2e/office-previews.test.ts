@@ -1,0 +1,127 @@
+import { createServer, type Server } from 'node:http';
+import JSZip from 'jszip';
+import { binaryBytes, call, downloadBytes, filesUrl, multipart, sha256 } from '../helpers/api';
+import { officeDocument, type OfficeFormat } from '../helpers/office';
+import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
+
+/**
+ * Office documents get previews: LibreOffice (Debian's, headless) converts their first pages
+ * to PDF, which the PDF previewer renders, one thumbnail per page. The documents are made by
+ * LibreOffice itself in the tests.
+ */
+
+type Resource = {
+  id: string;
+  metadata: { thumbnails_status: string } | null;
+  thumbnails: { index: number; type: string; width: number; height: number }[];
+};
+
+const company = newCompanyId();
+let token: string;
+
+beforeAll(async () => {
+  token = await tokenFor({ company, user: 'olivia' });
+});
+
+async function uploadSync(bytes: Buffer, name: string, mime: string) {
+  const response = await call<{ resource: Resource }>(filesUrl(company, '?thumbnail_sync=1'), {
+    method: 'POST',
+    headers: bearer(token),
+    body: multipart(bytes, name, mime),
+  });
+  expect(response.status).toBe(200);
+  return response.body.resource;
+}
+
+const MIMES: Record<OfficeFormat, string> = {
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  odt: 'application/vnd.oasis.opendocument.text',
+  rtf: 'application/rtf',
+  doc: 'application/msword',
+  pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+  odp: 'application/vnd.oasis.opendocument.presentation',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  ods: 'application/vnd.oasis.opendocument.spreadsheet',
+};
+
+test.each([
+  ['docx', 3],
+  ['odt', 2],
+  ['doc', 4],
+  ['rtf', 1],
+  ['pptx', 2],
+  ['odp', 3],
+  ['xlsx', 1],
+  ['ods', 1],
+] as const)(
+  'a %s of %d pages gets a thumbnail per page, fitted in 600x400',
+  async (format, pages) => {
+    const resource = await uploadSync(
+      await officeDocument(format, pages),
+      `a.${format}`,
+      MIMES[format],
+    );
+    expect(resource.metadata?.thumbnails_status).toBe('done');
+    expect(resource.thumbnails).toHaveLength(pages);
+    for (const thumbnail of resource.thumbnails) {
+      expect(thumbnail.type).toBe('image/webp');
+      expect(thumbnail.width).toBeLessThanOrEqual(600);
+      expect(thumbnail.height).toBeLessThanOrEqual(400);
+      expect(Math.max(thumbnail.width / 600, thumbnail.height / 400)).toBeCloseTo(1, 2);
+    }
+  },
+);
+
+test('recognised by extension under a generic type, and by first bytes with neither', async () => {
+  const docx = await officeDocument('docx', 2);
+  const byName = await uploadSync(docx, 'Report.DOCX', 'application/octet-stream');
+  expect(byName.thumbnails).toHaveLength(2);
+  const sniffed = await uploadSync(docx, 'report', 'application/octet-stream');
+  expect(sniffed.thumbnails).toHaveLength(2);
+});
+
+test('only the first 10 pages are converted', async () => {
+  const resource = await uploadSync(await officeDocument('odt', 12), 'long.odt', MIMES.odt);
+  expect(resource.thumbnails.map((t) => t.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
+
+test.each([
+  ['a .doc that is random bytes', 'random.doc', () => Promise.resolve(binaryBytes(20_000, 4))],
+  ['a truncated docx', 'cut.docx', async () => (await officeDocument('docx', 3)).subarray(0, 1500)],
+])('%s ends done or error, the file itself untouched', async (_, name, make) => {
+  const bytes = await make();
+  const resource = await uploadSync(bytes, name, 'application/octet-stream');
+  expect(['done', 'error']).toContain(resource.metadata?.thumbnails_status);
+  const { bytes: downloaded } = await downloadBytes(company, resource.id, token);
+  expect(sha256(downloaded)).toBe(sha256(bytes));
+});
+
+describe('a document linking to an image on another host', () => {
+  let canary: Server;
+  const hits: string[] = [];
+
+  beforeAll(async () => {
+    canary = createServer((request, response) => {
+      hits.push(`${request.method} ${request.url}`);
+      response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve));
+  });
+
+  afterAll(() => new Promise<void>((resolve) => canary.close(() => resolve())));
+
+  test('is converted without any request reaching that host', async () => {
+    const { port } = canary.address() as { port: number };
+    const url = `http://127.0.0.1:${port}/canary.png`;
+    const docx = await officeDocument('docx', 1, { linkedImage: url });
+    // The link must really be in the document, or this test could not fail.
+    const zip = await JSZip.loadAsync(docx);
+    const rels = (await zip.file('word/_rels/document.xml.rels')?.async('string')) ?? '';
+    expect(rels).toContain(url);
+    hits.length = 0; // LibreOffice may have tried the link while making the document
+
+    const resource = await uploadSync(docx, 'linked.docx', MIMES.docx);
+    expect(resource.metadata?.thumbnails_status).toBe('done');
+    expect(hits).toEqual([]);
+  });
+});
