@@ -96,6 +96,43 @@ test.each([
   expect(sha256(downloaded)).toBe(sha256(bytes));
 });
 
+/** A docx whose 2.8 MB zip inflates to 412 MB of XML: past 2.2 GB and 60 s unbounded. */
+async function docxBomb(): Promise<Buffer> {
+  const zip = await JSZip.loadAsync(await officeDocument('docx', 1));
+  const xml = (await zip.file('word/document.xml')?.async('string')) ?? '';
+  const at = xml.indexOf('<w:p>');
+  const paragraph = Buffer.from(
+    `<w:p><w:r><w:t>${'lorem ipsum dolor sit amet '.repeat(40)}</w:t></w:r></w:p>`,
+  );
+  const count = 370_000;
+  const body = Buffer.alloc(at + paragraph.length * count + (xml.length - at));
+  body.write(xml.slice(0, at));
+  for (let i = 0; i < count; i++) paragraph.copy(body, at + i * paragraph.length);
+  body.write(xml.slice(at), at + paragraph.length * count);
+  zip.file('word/document.xml', body);
+  return zip.generateAsync({
+    type: 'nodebuffer',
+    compression: 'DEFLATE',
+    compressionOptions: { level: 1 },
+  });
+}
+
+test('a docx zip bomb ends error (LibreOffice has a bounded address space), the file untouched', async () => {
+  const bomb = await docxBomb();
+  const uploaded = await uploadSync(bomb, 'bomb.docx', MIMES.docx);
+  let status = uploaded.metadata?.thumbnails_status;
+  for (let attempt = 0; status === 'waiting' && attempt < 300; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const read = await call<{ resource: Resource }>(filesUrl(company, `/${uploaded.id}`), {
+      headers: bearer(token),
+    });
+    status = read.body.resource.metadata?.thumbnails_status;
+  }
+  expect(status).toBe('error');
+  const { bytes } = await downloadBytes(company, uploaded.id, token);
+  expect(sha256(bytes)).toBe(sha256(bomb));
+}, 120_000);
+
 describe('a document linking to an image on another host', () => {
   let canary: Server;
   const hits: string[] = [];
