@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Everything a clone needs, on Debian: the system packages the service and its tests use when
 # they are missing (Chromium for the browser tests; LibreOffice without its GUI, and fonts, for
-# office previews), then the npm dependencies from the lock file (they bring their own Node 24,
-# which every `npm run …` uses).
+# office previews; GNU time for the benchmarks' process-tree memory), then the npm
+# dependencies from the lock file (they bring their own Node 24, which every `npm run …` uses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(
   chromium
   libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
   fonts-dejavu-core fonts-liberation2
+  time
 )
 missing=()
 for package in "${packages[@]}"; do

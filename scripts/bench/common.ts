@@ -154,6 +154,11 @@ export interface HandlerRun {
   seconds: number;
   rssAfterLoadMiB: number;
   peakRssMiB: number;
+  /**
+   * With `children`: the largest peak RSS of the process and everything it ran (LibreOffice,
+   * ffmpeg), from GNU time's wait4 figure, which covers the descendants a process waited for.
+   */
+  treePeakRssMiB?: number;
 }
 
 /**
@@ -164,14 +169,18 @@ export async function runHandlerAlone(
   entry: string,
   event: unknown,
   functionEnvironment: Record<string, string> = {},
+  { children = false } = {},
 ): Promise<HandlerRun> {
   const bundle = await bundleFunction(entry);
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [path.join(root, 'scripts/bench/run-handler.cjs'), bundle, JSON.stringify(event)],
+  const command = [path.join(root, 'scripts/bench/run-handler.cjs'), bundle, JSON.stringify(event)];
+  const { stdout, stderr } = await promisify(execFile)(
+    children ? '/usr/bin/time' : process.execPath,
+    children ? ['-f', 'tree-peak-kb=%M', process.execPath, ...command] : command,
     { cwd: root, env: { ...process.env, ...functionEnvironment }, maxBuffer: 1024 * 1024 },
   );
-  return JSON.parse(stdout) as HandlerRun;
+  const run = JSON.parse(stdout) as HandlerRun;
+  const treeKb = /tree-peak-kb=(\d+)/.exec(stderr)?.[1];
+  return treeKb ? { ...run, treePeakRssMiB: round(Number(treeKb) / 1024, 1) } : run;
 }
 
 /** Prints a Markdown table and keeps the figures in bench/results/{name}.json. */

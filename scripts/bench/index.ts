@@ -27,6 +27,7 @@ async function cases(): Promise<Record<string, Case>> {
   const reads = await import('./cases/reads');
   const thumbnails = await import('./cases/thumbnails');
   const { coldStart } = await import('./cases/cold-start');
+  const documents = await import('./cases/documents');
   return {
     'single-upload': uploads.singleUpload,
     'chunked-upload': uploads.chunkedUpload,
@@ -36,6 +37,8 @@ async function cases(): Promise<Record<string, Case>> {
     'cold-start': coldStart,
     'thumbnail-memory': thumbnails.thumbnailMemory,
     'assembly-memory': uploads.assemblyMemory,
+    'office-preview': documents.officePreview,
+    'hostile-pdf': documents.hostilePdf,
   };
 }
 
