@@ -5,6 +5,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import type { PDFPageProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
+// child.ts imports renderKind from here: a cycle both sides use only once loaded.
+import { renderInChild } from './child';
 import { officeToPdf } from './office';
 import { kindOf, sniff, type PreviewKind, type PreviewedKinds } from './kinds';
 
@@ -170,19 +172,23 @@ function withTimeout<T>(work: (cancelled: () => boolean) => Promise<T>, ms: numb
   return Promise.race([work(() => expired), timeout]).finally(() => clearTimeout(timer));
 }
 
-/**
- * Thumbnails of a file: one for an image or a video (its first frame), one per page for the
- * first 10 pages of a PDF; undefined when the file is of no previewable kind. Throws when
- * the file is corrupt, hostile or too slow to render.
- */
-export async function renderThumbnails(
+/** What the file is, for the previewers this deployment has; undefined: no previewer. */
+function previewKind(
   input: Buffer,
   file: { mime: string; name: string },
   limits: RenderLimits,
-): Promise<RenderedThumbnail[] | undefined> {
-  const kind: PreviewKind | undefined =
-    sniff(input.subarray(0, 128)) ?? kindOf(file.mime, file.name);
-  if (!kind || (kind === 'office' && !limits.kinds.office)) return undefined;
+): PreviewKind | undefined {
+  const kind = sniff(input.subarray(0, 128)) ?? kindOf(file.mime, file.name);
+  return kind === 'office' && !limits.kinds.office ? undefined : kind;
+}
+
+/** The thumbnails of a file of a known kind, rendered in this process. */
+export async function renderKind(
+  kind: PreviewKind,
+  input: Buffer,
+  file: { mime: string; name: string },
+  limits: RenderLimits,
+): Promise<RenderedThumbnail[]> {
   const work = async (cancelled: () => boolean): Promise<RenderedThumbnail[]> => {
     if (kind === 'pdf') return pdfPages(input, limits, cancelled);
     if (kind === 'office') {
@@ -193,4 +199,22 @@ export async function renderThumbnails(
     return (await checkPixels(input, limits)) ? [await fitted(input, limits)] : [];
   };
   return withTimeout(work, limits.timeoutMs);
+}
+
+/**
+ * Thumbnails of a file: one for an image or a video (its first frame), one per page for the
+ * first 10 pages of a PDF or an office document; undefined when the file is of no previewable
+ * kind. Throws when the file is corrupt, hostile or too slow to render. Images stay in this
+ * process (sharp reads their size before decoding them); documents and videos are rendered
+ * in a child process with a memory bound (child.ts).
+ */
+export async function renderThumbnails(
+  input: Buffer,
+  file: { mime: string; name: string },
+  limits: RenderLimits,
+): Promise<RenderedThumbnail[] | undefined> {
+  const kind = previewKind(input, file, limits);
+  if (!kind) return undefined;
+  if (kind === 'image') return renderKind(kind, input, file, limits);
+  return renderInChild(kind, input, file, limits);
 }

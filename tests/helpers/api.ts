@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createDeflate } from 'node:zlib';
 import { bearer } from './principals';
 
 export const API = () => {
@@ -98,4 +99,30 @@ export function tinyPdf(text = 'Serverless Files', pages = 1, size = [612, 792])
   pdf += offsets.map((offset) => `${String(offset).padStart(10, '0')} 00000 n \n`).join('');
   pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
   return Buffer.from(pdf, 'latin1');
+}
+
+/**
+ * A one-page PDF whose content stream, about 1 MB deflated, inflates to `inflatedBytes` of
+ * spaces (1 GiB by default): deflated piece by piece, so the bomb is never whole in memory.
+ */
+export async function inflatingPdf(inflatedBytes = 1024 ** 3): Promise<Buffer> {
+  const deflate = createDeflate({ level: 9 });
+  const pieces: Buffer[] = [];
+  deflate.on('data', (piece: Buffer) => pieces.push(piece));
+  const ended = new Promise((resolve) => deflate.once('end', resolve));
+  const spaces = Buffer.alloc(1024 * 1024, 0x20);
+  for (let written = 0; written < inflatedBytes; written += spaces.length) {
+    if (!deflate.write(spaces)) await new Promise((resolve) => deflate.once('drain', resolve));
+  }
+  deflate.end();
+  await ended;
+  const stream = Buffer.concat(pieces);
+  const head =
+    '%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n' +
+    '2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n' +
+    '3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>\nendobj\n' +
+    `4 0 obj\n<< /Length ${stream.length} /Filter /FlateDecode >>\nstream\n`;
+  // No xref table: pdf.js rebuilds it, as it does for many damaged real files.
+  const tail = '\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n';
+  return Buffer.concat([Buffer.from(head, 'latin1'), stream, Buffer.from(tail, 'latin1')]);
 }

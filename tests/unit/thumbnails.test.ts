@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { kindOf, mayPreview, sniff } from '../../lib/thumbnails/kinds';
 import { fittingScale, renderThumbnails } from '../../lib/thumbnails/render';
-import { tinyPdf } from '../helpers/api';
+import { inflatingPdf, tinyPdf } from '../helpers/api';
 import { image, pngBomb } from '../helpers/media';
 
 const limits = { maxPixels: 100_000_000, timeoutMs: 20_000, kinds: { office: true } };
@@ -130,4 +130,29 @@ describe('PDF pages are rendered at the scale that fits the box', () => {
     expect(() => fittingScale(0, 792)).toThrow('0x792 points');
     expect(() => fittingScale(Number.NaN, 792)).toThrow();
   });
+});
+
+describe('documents render in a child process with a memory bound', () => {
+  // The child runs this module through tsx, with real ES modules: pdf.js loads there.
+  const pdf = { mime: 'application/pdf', name: 'a.pdf' };
+
+  test('a PDF renders there, page by page', async () => {
+    const pages = await renderThumbnails(tinyPdf('two', 2), pdf, limits);
+    expect(pages?.map((page) => [page.width, page.height, page.type])).toEqual([
+      [309, 400, 'image/webp'],
+      [309, 400, 'image/webp'],
+    ]);
+  });
+
+  test('a content stream inflating to 1 GiB is stopped under 512 MiB', async () => {
+    const bomb = await inflatingPdf();
+    const error = await renderThumbnails(bomb, pdf, limits).then(
+      () => undefined,
+      (thrown: Error) => thrown,
+    );
+    expect(error?.message).toMatch(/needed more than 480 MiB \(stopped at (\d+) MiB\)/);
+    process.stdout.write(`inflating PDF: ${error?.message}\n`);
+    const stoppedAt = Number(/stopped at (\d+) MiB/.exec(error?.message ?? '')?.[1]);
+    expect(stoppedAt).toBeLessThan(512);
+  }, 60_000);
 });

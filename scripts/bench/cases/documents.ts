@@ -3,8 +3,7 @@
  * a fresh thumbnailer process, with LibreOffice's own peak), and a hostile PDF whose content
  * stream inflates to 1 GiB (peak RSS and time of the thumbnailer alone).
  */
-import { deflateSync } from 'node:zlib';
-import { call, filesUrl, multipart } from '../../../tests/helpers/api';
+import { call, filesUrl, inflatingPdf, multipart } from '../../../tests/helpers/api';
 import { officeDocument } from '../../../tests/helpers/office';
 import { bearer } from '../../../tests/helpers/principals';
 import { type BenchContext, type CaseResult, round, show, stats } from '../common';
@@ -61,42 +60,29 @@ export async function officePreview(ctx: BenchContext): Promise<CaseResult> {
   };
 }
 
-/** A one-page PDF whose content stream, about 1 MB deflated, inflates to 1 GiB of spaces. */
-function inflatingPdf(): Buffer {
-  const stream = deflateSync(Buffer.alloc(1024 ** 3, 0x20), { level: 9 });
-  const head = Buffer.from(
-    '%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n' +
-      '2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n' +
-      '3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>\nendobj\n' +
-      `4 0 obj\n<< /Length ${stream.length} /Filter /FlateDecode >>\nstream\n`,
-    'latin1',
-  );
-  // No xref table: pdf.js rebuilds it, as it does for many damaged real files.
-  return Buffer.concat([
-    head,
-    stream,
-    Buffer.from('\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n', 'latin1'),
-  ]);
-}
-
-/** The thumbnailer alone on the inflating PDF: how much memory and time one such file takes. */
+/**
+ * The thumbnailer alone on the inflating PDF: the memory and time one such file takes, the
+ * renderer's child process included (it is stopped once past 512 MiB).
+ */
 export async function hostilePdf(ctx: BenchContext): Promise<CaseResult> {
-  const pdf = inflatingPdf();
+  const pdf = await inflatingPdf();
   const { resource } = await uploadSync(ctx, pdf, 'bomb.pdf', 'application/pdf');
   const run = await thumbnailerAlone(ctx, resource.id, { settleMs: 30_000, children: true });
   const inputMiB = round(pdf.length / 1024 ** 2, 2);
+  const peak = run.treePeakRssMiB ?? run.peakRssMiB;
   return {
     case: 'hostile PDF: a content stream inflating to 1 GiB',
-    service: `the thumbnailer alone: ended ${String(run.status)} in ${round(run.seconds, 2)} s, peak RSS ${run.peakRssMiB} MiB`,
+    service: `the thumbnailer alone: ended ${String(run.status)} in ${round(run.seconds, 2)} s, peak RSS ${run.peakRssMiB} MiB (its renderer child: ${peak} MiB)`,
     baseline: `file size ${inputMiB} MiB`,
-    result: `${run.peakRssMiB} MiB`,
+    result: `${peak} MiB, ${String(run.status)}`,
     target: '<= 512 MiB, ends error',
-    met: run.peakRssMiB <= 512 && run.status === 'error',
+    met: peak <= 512 && run.status === 'error',
     figures: {
       input_mib: inputMiB,
       status: run.status,
       seconds: round(run.seconds, 2),
       peak_rss_mib: run.peakRssMiB,
+      tree_peak_rss_mib: peak,
       target_peak_mib: 512,
     },
   };

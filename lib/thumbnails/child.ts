@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { PreviewKind } from './kinds';
+import { renderKind, type RenderedThumbnail, type RenderLimits } from './render';
+
+/**
+ * Renderers that a hostile file can blow up (pdf.js inflating a stream of 1 GiB, LibreOffice,
+ * ffmpeg) run in a child process: one Node process per file, in a process group of its own,
+ * killed whole when its resident memory passes RENDER_MEMORY_BYTES or its time runs out. The
+ * function's own process (and the next invocation it serves) keeps its memory.
+ *
+ * The child runs the very file this code was loaded from, with CHILD set: on Lambda and under
+ * serverless offline that is the function's bundle; from the sources (tests, benchmarks) it is
+ * this TypeScript module, run through tsx.
+ */
+/**
+ * The child is stopped once its resident memory passes this, sampled every WATCH_MS: its
+ * peak stays under 512 MiB (with the bound at 512 MiB, a PDF whose stream inflates to 1 GiB
+ * was stopped at 514 MiB). Real documents render far below it; pdf.js images are held to
+ * THUMBNAIL_MAX_PIXELS too.
+ */
+export const RENDER_MEMORY_BYTES = 480 * 1024 * 1024;
+const CHILD = 'SERVERLESS_FILES_RENDER_CHILD';
+const WATCH_MS = 20;
+
+interface Job {
+  kind: PreviewKind;
+  input: string;
+  file: { mime: string; name: string };
+  limits: RenderLimits;
+}
+type Outcome =
+  { thumbnails: (Omit<RenderedThumbnail, 'bytes'> & { bytes: string })[] } | { error: string };
+
+/** The child's peak resident memory so far (VmHWM), or 0 once it is gone. */
+function peakOf(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+export async function renderInChild(
+  kind: PreviewKind,
+  input: Buffer,
+  file: { mime: string; name: string },
+  limits: RenderLimits,
+): Promise<RenderedThumbnail[]> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'render-'));
+  try {
+    const job: Job = { kind, input: path.join(dir, 'input'), file, limits };
+    await writeFile(job.input, input);
+    await writeFile(path.join(dir, 'job.json'), JSON.stringify(job));
+    const outcome = await run(path.join(dir, 'job.json'), limits.timeoutMs);
+    if ('error' in outcome) throw new Error(outcome.error);
+    return outcome.thumbnails.map((t) => ({ ...t, bytes: Buffer.from(t.bytes, 'base64') }));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function run(jobFile: string, timeoutMs: number): Promise<Outcome> {
+  const fromSources = __filename.endsWith('.ts');
+  const args = [...(fromSources ? ['--import', 'tsx'] : []), __filename, jobFile];
+  const child = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, [CHILD]: '1' },
+  });
+  return new Promise((resolve, reject) => {
+    let failure: Error | undefined;
+    const stop = (error: Error) => {
+      failure ??= error;
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const mib = (bytes: number) => Math.round(bytes / 1024 ** 2);
+    const watch = setInterval(() => {
+      const peak = child.pid ? peakOf(child.pid) : 0;
+      if (peak > RENDER_MEMORY_BYTES) {
+        stop(
+          new Error(
+            `rendering needed more than ${mib(RENDER_MEMORY_BYTES)} MiB (stopped at ${mib(peak)} MiB)`,
+          ),
+        );
+      }
+    }, WATCH_MS);
+    const timer = setTimeout(
+      () => stop(new Error(`rendering took longer than ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const output: Buffer[] = [];
+    child.stdout.on('data', (piece: Buffer) => output.push(piece));
+    child.stderr.resume();
+    child.once('error', (error) => stop(error));
+    child.once('close', (code) => {
+      clearInterval(watch);
+      clearTimeout(timer);
+      if (failure) return reject(failure);
+      try {
+        resolve(JSON.parse(Buffer.concat(output).toString('utf8')) as Outcome);
+      } catch {
+        reject(new Error(`the renderer ended with ${code} and no result`));
+      }
+    });
+  });
+}
+
+/** In the child: the job named on the command line, its outcome as JSON on stdout. */
+async function childMain(jobFile: string): Promise<void> {
+  const job = JSON.parse(await readFile(jobFile, 'utf8')) as Job;
+  let outcome: Outcome;
+  try {
+    const thumbnails = await renderKind(job.kind, await readFile(job.input), job.file, job.limits);
+    outcome = { thumbnails: thumbnails.map((t) => ({ ...t, bytes: t.bytes.toString('base64') })) };
+  } catch (error) {
+    outcome = { error: (error as Error).message };
+  }
+  process.stdout.write(JSON.stringify(outcome), () => process.exit(0));
+}
+
+// Started once every module of the bundle is loaded.
+if (process.env[CHILD] && process.argv[2]) {
+  const jobFile = process.argv[2];
+  setImmediate(() => void childMain(jobFile));
+}
