@@ -14,7 +14,7 @@ import { renderKind, type RenderedThumbnail, type RenderLimits } from './render'
  *
  * The child runs the very file this code was loaded from, with CHILD set: on Lambda and under
  * serverless offline that is the function's bundle; from the sources (tests, benchmarks) it is
- * this TypeScript module, run through tsx.
+ * this TypeScript module, run through tsx (about 190 MB for a small PDF, the bundle 100 MB).
  */
 /**
  * The child is stopped once its resident memory passes this, sampled every WATCH_MS: its
@@ -64,13 +64,24 @@ export async function renderInChild(
   }
 }
 
+/**
+ * The function's environment without the role's credentials: the child needs the settings its
+ * bundle reads at load (on AWS the token secret is in SSM, not here), never what a hostile
+ * file could call AWS with.
+ */
+function rendererEnvironment(): NodeJS.ProcessEnv {
+  const secret = /^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|CONTAINER_)/;
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !secret.test(name)));
+}
+
 function run(jobFile: string, timeoutMs: number): Promise<Outcome> {
   const fromSources = __filename.endsWith('.ts');
-  const args = [...(fromSources ? ['--import', 'tsx'] : []), __filename, jobFile];
+  // tsx's CommonJS hook only: its ES module hook would also transform pdf.js (+180 MB).
+  const args = [...(fromSources ? ['--require', 'tsx/cjs'] : []), __filename, jobFile];
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, [CHILD]: '1' },
+    env: { ...rendererEnvironment(), [CHILD]: '1' },
   });
   return new Promise((resolve, reject) => {
     let failure: Error | undefined;
@@ -99,7 +110,9 @@ function run(jobFile: string, timeoutMs: number): Promise<Outcome> {
     );
     const output: Buffer[] = [];
     child.stdout.on('data', (piece: Buffer) => output.push(piece));
-    child.stderr.resume();
+    // The end of what the child said, for the error when it gives no result.
+    let said = '';
+    child.stderr.on('data', (piece: Buffer) => (said = (said + piece.toString()).slice(-500)));
     child.once('error', (error) => stop(error));
     child.once('close', (code) => {
       clearInterval(watch);
@@ -108,7 +121,7 @@ function run(jobFile: string, timeoutMs: number): Promise<Outcome> {
       try {
         resolve(JSON.parse(Buffer.concat(output).toString('utf8')) as Outcome);
       } catch {
-        reject(new Error(`the renderer ended with ${code} and no result`));
+        reject(new Error(`the renderer ended with ${code} and no result: ${said}`));
       }
     });
   });
