@@ -1,11 +1,3 @@
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { PreviewKind } from './kinds';
-import { renderKind, type RenderedThumbnail, type RenderLimits } from './render';
-
 /**
  * Renderers that a hostile file can blow up (pdf.js inflating a stream of 1 GiB, LibreOffice,
  * ffmpeg) run in a child process: one Node process per file, in a process group of its own,
@@ -16,6 +8,14 @@ import { renderKind, type RenderedThumbnail, type RenderLimits } from './render'
  * serverless offline that is the function's bundle; from the sources (tests, benchmarks) it is
  * this TypeScript module, run through tsx (about 190 MB for a small PDF, the bundle 100 MB).
  */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { PreviewKind } from './kinds';
+import { renderKind, type RenderedThumbnail, type RenderLimits } from './render';
+
 /**
  * The child is stopped once its resident memory passes this, sampled every WATCH_MS: its
  * peak stays under 512 MiB (with the bound at 512 MiB, a PDF whose stream inflates to 1 GiB
