@@ -1,8 +1,9 @@
 /**
  * Renderers that a hostile file can blow up (pdf.js inflating a stream of 1 GiB, LibreOffice,
- * ffmpeg) run in a child process: one Node process per file, in a process group of its own,
- * killed whole when its resident memory passes RENDER_MEMORY_BYTES or its time runs out. The
- * function's own process (and the next invocation it serves) keeps its memory.
+ * ffmpeg) run in a child process: one Node process per file, in a process group of its own
+ * with whatever it starts, killed whole when its resident memory passes RENDER_MEMORY_BYTES or
+ * its time runs out, and once it ends (nothing it started outlives the render). The function's
+ * own process (and the next invocation it serves) keeps its memory.
  *
  * The child runs the very file this code was loaded from, with CHILD set: on Lambda and under
  * serverless offline that is the function's bundle; from the sources (tests, benchmarks) it is
@@ -85,14 +86,20 @@ function run(jobFile: string, timeoutMs: number): Promise<Outcome> {
   });
   return new Promise((resolve, reject) => {
     let failure: Error | undefined;
-    const stop = (error: Error) => {
-      failure ??= error;
+    const killGroup = () => {
       try {
         if (child.pid) process.kill(-child.pid, 'SIGKILL');
       } catch {
-        // already gone
+        // nothing left in the group
       }
     };
+    const stop = (error: Error) => {
+      failure ??= error;
+      killGroup();
+    };
+    // A LibreOffice or ffmpeg still running when the child ended (its own timeout answered
+    // first) ends with it.
+    child.once('exit', killGroup);
     const mib = (bytes: number) => Math.round(bytes / 1024 ** 2);
     const watch = setInterval(() => {
       const peak = child.pid ? peakOf(child.pid) : 0;

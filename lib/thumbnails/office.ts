@@ -1,14 +1,16 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 
 /**
  * LibreOffice (headless) turns an office document into a PDF of its first pages, which the
- * PDF previewer then renders. Each conversion is a process group of its own, with a profile
- * of its own (a shared profile makes parallel runs fail silently), a bounded address space,
- * killed whole when it runs out of time; its folder is removed on every path.
+ * PDF previewer then renders. Each conversion has a profile of its own (a shared profile makes
+ * parallel runs fail silently) and a bounded address space; its folder is removed on every
+ * path. It runs inside the renderer's child process group (child.ts), which is killed whole
+ * when its time or memory runs out.
  */
 
 /** The extensions LibreOffice is told, so that it picks the right import filter. */
@@ -46,17 +48,13 @@ function confine(): string[] {
   return confinement;
 }
 
-export async function officeToPdf(
-  input: Buffer,
-  name: string,
-  { pages, timeoutMs }: { pages: number; timeoutMs: number },
-): Promise<Buffer> {
+export async function officeToPdf(input: Buffer, name: string, pages: number): Promise<Buffer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'office-'));
   try {
     const source = path.join(dir, `document${KNOWN.exec(name)?.[0]?.toLowerCase() ?? ''}`);
     await writeFile(source, input);
     const range = JSON.stringify({ PageRange: { type: 'string', value: `1-${pages}` } });
-    const command = [
+    const [file, ...args] = [
       ...confine(),
       'soffice',
       `-env:UserInstallation=${pathToFileURL(path.join(dir, 'profile')).href}`,
@@ -70,7 +68,10 @@ export async function officeToPdf(
       path.join(dir, 'out'),
       source,
     ];
-    await runGroup(command, { cwd: dir, timeoutMs, env: { ...process.env, HOME: dir } });
+    // Its exit status says little (0 for a document it could not read): the PDF decides.
+    await promisify(execFile)(file!, args, { cwd: dir, env: { ...process.env, HOME: dir } }).catch(
+      () => undefined,
+    );
     const pdf = await readFile(path.join(dir, 'out', `${path.parse(source).name}.pdf`)).catch(
       () => undefined,
     );
@@ -79,30 +80,4 @@ export async function officeToPdf(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Runs a command as the leader of a new process group; on timeout the whole group dies. */
-function runGroup(
-  [file, ...args]: string[],
-  { cwd, timeoutMs, env }: { cwd: string; timeoutMs: number; env: NodeJS.ProcessEnv },
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file!, args, { cwd, env, detached: true, stdio: 'ignore' });
-    const timer = setTimeout(() => {
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      reject(new Error(`LibreOffice took longer than ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }

@@ -192,7 +192,7 @@ export async function renderKind(
   const work = async (cancelled: () => boolean): Promise<RenderedThumbnail[]> => {
     if (kind === 'pdf') return pdfPages(input, limits, cancelled);
     if (kind === 'office') {
-      const pdf = await officeToPdf(input, file.name, { pages: MAX_PDF_PAGES, ...limits });
+      const pdf = await officeToPdf(input, file.name, MAX_PDF_PAGES);
       return pdfPages(pdf, limits, cancelled);
     }
     if (kind === 'video') return [await firstFrame(input, limits)];

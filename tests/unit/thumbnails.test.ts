@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import sharp from 'sharp';
 import { kindOf, mayPreview, sniff } from '../../lib/thumbnails/kinds';
 import { fittingScale, renderThumbnails } from '../../lib/thumbnails/render';
@@ -155,4 +158,34 @@ describe('documents render in a child process with a memory bound', () => {
     const stoppedAt = Number(/stopped at (\d+) MiB/.exec(error?.message ?? '')?.[1]);
     expect(stoppedAt).toBeLessThan(512);
   }, 60_000);
+
+  test('a renderer that hangs is killed at the timeout, with everything it started', async () => {
+    // A LibreOffice that never answers: the first soffice on PATH records its pid and sleeps.
+    const bin = await mkdtemp(path.join(tmpdir(), 'hanging-soffice-'));
+    const pidFile = path.join(bin, 'pid');
+    await writeFile(path.join(bin, 'soffice'), `#!/bin/sh\necho $$ > ${pidFile}\nexec sleep 60\n`, {
+      mode: 0o755,
+    });
+    const oldPath = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${oldPath}`;
+    try {
+      const doc = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0, 0]);
+      const office = { mime: 'application/msword', name: 'a.doc' };
+      await expect(renderThumbnails(doc, office, { ...limits, timeoutMs: 2000 })).rejects.toThrow(
+        'took longer than 2000 ms',
+      );
+      const pid = Number(await readFile(pidFile, 'utf8'));
+      // The group was killed with SIGKILL: the sleeping "LibreOffice" is gone, or a zombie
+      // until init reaps it.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const state = await readFile(`/proc/${pid}/stat`, 'utf8').then(
+        (stat) => /\) (\S)/.exec(stat)?.[1],
+        () => 'gone',
+      );
+      expect(['gone', 'Z']).toContain(state);
+    } finally {
+      process.env['PATH'] = oldPath;
+      await rm(bin, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
