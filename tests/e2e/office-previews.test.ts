@@ -1,6 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import JSZip from 'jszip';
-import { binaryBytes, call, downloadBytes, filesUrl, multipart, sha256 } from '../helpers/api';
+import {
+  binaryBytes,
+  call,
+  downloadBytes,
+  filesUrl,
+  sha256,
+  uploadWithThumbnails,
+} from '../helpers/api';
 import { officeDocument, type OfficeFormat } from '../helpers/office';
 import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
 
@@ -24,11 +31,7 @@ beforeAll(async () => {
 });
 
 async function uploadSync(bytes: Buffer, name: string, mime: string) {
-  const response = await call<{ resource: Resource }>(filesUrl(company, '?thumbnail_sync=1'), {
-    method: 'POST',
-    headers: bearer(token),
-    body: multipart(bytes, name, mime),
-  });
+  const response = await uploadWithThumbnails<Resource>(company, token, { bytes, name, mime });
   expect(response.status).toBe(200);
   return response.body.resource;
 }

@@ -1,5 +1,13 @@
 import sharp from 'sharp';
-import { binaryBytes, call, filesUrl, inflatingPdf, multipart, tinyPdf } from '../helpers/api';
+import {
+  binaryBytes,
+  call,
+  filesUrl,
+  inflatingPdf,
+  multipart,
+  tinyPdf,
+  uploadWithThumbnails,
+} from '../helpers/api';
 import { objectKeys } from '../helpers/aws';
 import { MiB, sendChunks, splitChunks } from '../helpers/chunks';
 import { image, pngBomb, videoClip } from '../helpers/media';
@@ -33,14 +41,7 @@ beforeAll(async () => {
 });
 
 async function uploadSync(bytes: Buffer, name: string, mime: string, as = token, path = '') {
-  const response = await call<{ resource: Resource }>(
-    filesUrl(company, `${path}?thumbnail_sync=1`),
-    {
-      method: 'POST',
-      headers: bearer(as),
-      body: multipart(bytes, name, mime),
-    },
-  );
+  const response = await uploadWithThumbnails<Resource>(company, as, { bytes, name, mime }, path);
   expect(response.status).toBe(200);
   return response.body.resource;
 }

@@ -34,6 +34,20 @@ export async function call<T = Record<string, unknown>>(
   return { status: response.status, headers: response.headers, body: body as T };
 }
 
+/** An upload (a new file, or into `path`) with `thumbnail_sync=1`: the reply has the thumbnails. */
+export function uploadWithThumbnails<T>(
+  company: string,
+  token: string,
+  file: { bytes: Uint8Array; name: string; mime: string },
+  path = '',
+): Promise<ApiResponse<{ resource: T }>> {
+  return call<{ resource: T }>(filesUrl(company, `${path}?thumbnail_sync=1`), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: multipart(file.bytes, file.name, file.mime),
+  });
+}
+
 export function multipart(bytes: Uint8Array, filename: string, type?: string): FormData {
   const form = new FormData();
   form.append('file', new Blob([bytes], type ? { type } : {}), filename);

@@ -3,9 +3,8 @@
  * a fresh thumbnailer process, with LibreOffice's own peak), and a hostile PDF whose content
  * stream inflates to 1 GiB (peak RSS and time of the thumbnailer alone).
  */
-import { call, filesUrl, inflatingPdf, multipart } from '../../../tests/helpers/api';
+import { inflatingPdf, uploadWithThumbnails } from '../../../tests/helpers/api';
 import { officeDocument } from '../../../tests/helpers/office';
-import { bearer } from '../../../tests/helpers/principals';
 import { type BenchContext, type CaseResult, round, show, stats } from '../common';
 import { thumbnailerAlone } from './thumbnails';
 
@@ -13,10 +12,10 @@ type Resource = { id: string; metadata: { thumbnails_status: string }; thumbnail
 
 async function uploadSync(ctx: BenchContext, bytes: Buffer, name: string, mime: string) {
   const started = performance.now();
-  const response = await call<{ resource: Resource }>(filesUrl(ctx.company, '?thumbnail_sync=1'), {
-    method: 'POST',
-    headers: bearer(ctx.token),
-    body: multipart(bytes, name, mime),
+  const response = await uploadWithThumbnails<Resource>(ctx.company, ctx.token, {
+    bytes,
+    name,
+    mime,
   });
   return { ms: performance.now() - started, resource: response.body.resource };
 }
