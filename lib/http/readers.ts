@@ -23,9 +23,8 @@ export async function linkSigning(): Promise<LinkSigning> {
 export async function readerOf(event: HttpEvent): Promise<Reader> {
   const { expires, signature, token } = query(event);
   const credential = event.headers['authorization'] !== undefined || token !== undefined;
-  if (credential) return authenticate(event, { queryToken: true });
-  if (config.tokenlessReads) return { kind: 'anyone' };
-  if (expires !== undefined || signature !== undefined) {
+  if (!credential && config.tokenlessReads) return { kind: 'anyone' };
+  if (!credential && (expires !== undefined || signature !== undefined)) {
     return {
       kind: 'link',
       expires: expires ?? '',
