@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
 # Everything a clone needs, on Debian: the system packages the service and its tests use when
-# they are missing (Chromium for the browser tests; LibreOffice without its GUI, and fonts, for
-# office previews; GNU time for the benchmarks' process-tree memory), then the npm
-# dependencies from the lock file (they bring their own Node 24, which every `npm run …` uses).
+# they are missing (those of the thumbnailer's image: LibreOffice without its GUI, fonts and
+# ffmpeg, from image/debian-packages.txt; Chromium for the browser tests; GNU time for the
+# benchmarks' process-tree memory), then the npm dependencies from the lock file (they bring
+# their own Node 24, which every `npm run …` uses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(
-  chromium
-  libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
-  fonts-dejavu-core fonts-liberation2
-  time
-)
+mapfile -t packages < <(grep -v '^#' image/debian-packages.txt)
+packages+=(chromium time)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||

@@ -124,16 +124,24 @@ async function pdfPages(
   }
 }
 
-/** ffmpeg needs a seekable file: MP4s often keep their index at the end. */
+/**
+ * The demuxers a video preview may use (MP4/MOV/3GP, Matroska/WebM, AVI, MPEG program and
+ * transport streams, Ogg, FLV, ASF/WMV): a playlist or a concat script disguised as a video
+ * is refused before it names another file, and only local files are read.
+ */
+const VIDEO_DEMUXERS = 'mov,matroska,avi,mpeg,mpegts,ogg,flv,asf';
+
+/**
+ * The distribution's ffmpeg (Debian's, locally as in the thumbnailer's image: a release it
+ * still patches). It needs a seekable file: MP4s often keep their index at the end.
+ */
 async function firstFrame(input: Buffer, limits: RenderLimits): Promise<RenderedThumbnail> {
-  const { path: ffmpeg } = (await import('@ffmpeg-installer/ffmpeg')) as { path: string };
   const dir = await mkdtemp(path.join(tmpdir(), 'frame-'));
   try {
     const source = path.join(dir, 'video');
     await writeFile(source, input);
     const { stdout } = await promisify(execFile)(
-      ffmpeg,
-      // Local files only: a playlist disguised as a video may not reach the network or disk.
+      'ffmpeg',
       [
         '-hide_banner',
         '-nostdin',
@@ -141,6 +149,8 @@ async function firstFrame(input: Buffer, limits: RenderLimits): Promise<Rendered
         'error',
         '-protocol_whitelist',
         'file',
+        '-format_whitelist',
+        VIDEO_DEMUXERS,
         '-i',
         source,
         '-frames:v',

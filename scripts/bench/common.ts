@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
+import { handlerBuild } from '../image/bundle';
 import type { StackInfo } from '../local/stack-file.mts';
 import { multipart } from '../../tests/helpers/api';
 
@@ -135,18 +136,7 @@ export function request(
  */
 export async function bundleFunction(entry: string): Promise<string> {
   const bundle = path.join(root, '.esbuild/bench', `${path.basename(entry, '.ts')}.cjs`);
-  await build({
-    entryPoints: [path.join(root, entry)],
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node24',
-    format: 'cjs',
-    mainFields: ['module', 'main'],
-    outfile: bundle,
-    external: ['sharp', 'pdfjs-dist', '@napi-rs/canvas', '@ffmpeg-installer/ffmpeg'],
-    logLevel: 'error',
-  });
+  await build(handlerBuild(entry, bundle));
   return bundle;
 }
 

@@ -5,6 +5,14 @@ import { promisify } from 'node:util';
 
 const root = path.resolve(__dirname, '../..');
 
+/**
+ * A well-formed thumbnailer image URI, for packaging where no image was built (tests and
+ * benchmarks): the template refers to it, nothing reads it.
+ */
+export const EXAMPLE_THUMBNAILER_IMAGE =
+  '123456789012.dkr.ecr.eu-west-1.amazonaws.com/serverless-files-thumbnailer@sha256:' +
+  'a'.repeat(64);
+
 /** The parts of the compiled CloudFormation template that checks and scripts read. */
 export interface Template {
   Conditions: Record<string, unknown>;

@@ -1,10 +1,10 @@
 /**
- * npm run package [-- --stage prod] [--param name=value ...] [--skip-layers]: the deployment
- * artifacts of a stage (default `prod`, parameters as `osls --param`) in .serverless/, built
- * offline without AWS credentials: first the
- * thumbnailer's layer for the functions' architecture (npm run build:layers), then
- * `osls package`. `npx osls deploy --stage <stage> --package .serverless` deploys them as
- * they are.
+ * npm run package -- --param thumbnailerImage=URI [--stage prod] [--param name=value ...]: the
+ * deployment artifacts of a stage (default `prod`, parameters as `osls --param`) in
+ * .serverless/, built offline without AWS credentials or Docker: the zipped functions and the
+ * CloudFormation template, which takes the thumbnailer's image by its URI (`npm run image`
+ * builds and pushes it, and prints the parameter). `npx osls deploy --stage <stage>
+ * --package .serverless` deploys them as they are.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -16,21 +16,30 @@ const { values } = parseArgs({
   options: {
     stage: { type: 'string', default: 'prod' },
     param: { type: 'string', multiple: true, default: [] },
-    'skip-layers': { type: 'boolean', default: false },
   },
 });
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const run = (args: string[]) =>
-  execFileSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 
-if (!values['skip-layers']) run(['scripts/build-layers.mts']);
-run([
-  path.join(root, 'node_modules/osls/bin/serverless.js'),
-  'package',
-  '--stage',
-  values.stage!,
-  ...values.param!.map((param) => `--param=${param}`),
-]);
+if (!values.param!.some((param) => param.startsWith('thumbnailerImage='))) {
+  process.stderr.write(
+    'The stack needs the thumbnailer image: npm run package -- --param ' +
+      'thumbnailerImage=<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>\n' +
+      '(`npm run image -- --repository <ECR repository URI>` builds and pushes it, then prints ' +
+      'the parameter.)\n',
+  );
+  process.exit(2);
+}
+execFileSync(
+  process.execPath,
+  [
+    path.join(root, 'node_modules/osls/bin/serverless.js'),
+    'package',
+    '--stage',
+    values.stage!,
+    ...values.param!.map((param) => `--param=${param}`),
+  ],
+  { cwd: root, stdio: 'inherit' },
+);
 
 const out = path.join(root, '.serverless');
 for (const name of readdirSync(out)

@@ -66,6 +66,8 @@ interface Serverless {
     getAllFunctions(): string[];
     getFunction(name: string): {
       name: string;
+      handler?: string;
+      image?: { uri?: string; command?: string[] };
       environment?: Record<string, string>;
       events?: { s3?: S3Subscription }[];
     };
@@ -77,6 +79,22 @@ type Log = {
   warning(message: string): void;
   error(message: string): void;
 };
+
+/**
+ * A function deployed as a container image (the thumbnailer) runs locally as the handler its
+ * image runs, its command, from the sources: offline and esbuild serve handlers only, and
+ * this machine has the image's system packages (scripts/setup.sh installs the Dockerfile's
+ * list). Done before osls validates the configuration, which then sees a handler function.
+ */
+function runImagesFromSources(serverless: Serverless): void {
+  for (const name of serverless.service.getAllFunctions()) {
+    const fn = serverless.service.getFunction(name);
+    const handler = fn.image?.command?.[0];
+    if (!handler) continue;
+    delete fn.image;
+    fn.handler = handler;
+  }
+}
 
 // s3rver checks only the access key id of a signature, and expects this one.
 const EMULATOR_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
@@ -90,6 +108,7 @@ class LocalStackPlugin {
   constructor(serverless: Serverless, _options: unknown, { log }: { log: Log }) {
     this.#serverless = serverless;
     this.#log = log;
+    if (serverless.service.provider.stage === 'local') runImagesFromSources(serverless);
     this.hooks = {
       'before:offline:start:init': () => this.#start(),
       'before:offline:start:ready': () => this.#announce(),

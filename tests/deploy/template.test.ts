@@ -2,7 +2,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import JSZip from 'jszip';
-import { packageService, type Template } from '../../scripts/deploy/package-service';
+import {
+  EXAMPLE_THUMBNAILER_IMAGE,
+  packageService,
+  type Template,
+} from '../../scripts/deploy/package-service';
+import { bundleThumbnailer } from '../../scripts/image/bundle';
 
 // The deployable template, as `npm run package` builds it offline for a production stage.
 
@@ -14,12 +19,14 @@ interface Statement {
 }
 
 const STAGE = 'prod';
+const IMAGE = EXAMPLE_THUMBNAILER_IMAGE;
+const root = path.resolve(__dirname, '../..');
 let outDir: string;
 let template: Template;
 
 beforeAll(async () => {
   outDir = await mkdtemp(path.join(tmpdir(), 'serverless-files-package-'));
-  template = await packageService(STAGE, outDir);
+  template = await packageService(STAGE, outDir, { thumbnailerImage: IMAGE });
 }, 180_000);
 
 afterAll(async () => {
@@ -81,7 +88,8 @@ describe('functions', () => {
     '%s runs Node 24 on arm64 with its own role and log retention',
     (fn) => {
       const lambda = props(`${logicalId(fn)}LambdaFunction`);
-      expect(lambda['Runtime']).toBe('nodejs24.x');
+      // The thumbnailer's Node is its image's (the Dockerfile's base, checked below).
+      if (fn !== 'makeThumbnails') expect(lambda['Runtime']).toBe('nodejs24.x');
       expect(lambda['Architectures']).toEqual(['arm64']);
       expect(lambda['Role']).toEqual({
         'Fn::GetAtt': [`${logicalId(fn)}IamRoleLambdaExecution`, 'Arn'],
@@ -127,33 +135,141 @@ describe('functions', () => {
     expect(variables.NODE_OPTIONS).toBe('--max-semi-space-size=2');
   });
 
-  test('only the thumbnailer carries the previewers layer; the layer is for arm64 and Node 24', () => {
+  test('the thumbnailer is the container image the stack is given, running its handler; no function has a layer', () => {
+    const lambda = props('MakeThumbnailsLambdaFunction');
+    expect(lambda['PackageType']).toBe('Image');
+    expect(lambda['Code']).toEqual({ ImageUri: IMAGE });
+    expect(lambda['ImageConfig']).toEqual({ Command: ['functions/s3/make-thumbnails.handler'] });
+    expect(lambda['Handler']).toBeUndefined();
+    expect(lambda['EphemeralStorage']).toEqual({ Size: 1024 });
     for (const fn of Object.keys(FUNCTIONS)) {
-      const layers = props(`${logicalId(fn)}LambdaFunction`)['Layers'];
-      if (fn === 'makeThumbnails') expect(layers).toEqual([{ Ref: 'PreviewersLambdaLayer' }]);
-      else expect(layers).toBeUndefined();
+      expect(props(`${logicalId(fn)}LambdaFunction`)['Layers']).toBeUndefined();
     }
-    const layer = props('PreviewersLambdaLayer');
-    expect(layer['CompatibleArchitectures']).toEqual(['arm64']);
-    expect(layer['CompatibleRuntimes']).toEqual(['nodejs24.x']);
+    expect(Object.values(template.Resources).map((r) => r.Type)).not.toContain(
+      'AWS::Lambda::LayerVersion',
+    );
   });
 
-  test('the layer is pinned by its lock file, never carries the AWS SDK, and has arm64 natives', async () => {
-    const lock = JSON.parse(
-      await readFile(
-        path.resolve(__dirname, '../../layers/previewers/nodejs/package-lock.json'),
-        'utf8',
-      ),
-    ) as { packages: Record<string, unknown> };
+  test("the image: the project's Node on a pinned Debian, the system packages the tests run on, the stack's command", async () => {
+    const dockerfile = await readFile(path.join(root, 'Dockerfile'), 'utf8');
+    const { devDependencies } = JSON.parse(
+      await readFile(path.join(root, 'package.json'), 'utf8'),
+    ) as { devDependencies: Record<string, string> };
+    expect(dockerfile).toContain(`ARG BASE=node:${devDependencies['node']}-bookworm-slim\n`);
+    expect(dockerfile.match(/^FROM .*/gm)).toEqual([
+      'FROM ${BASE} AS bundle',
+      'FROM ${BASE} AS modules',
+      'FROM ${BASE}',
+    ]);
+    expect(dockerfile).toContain('CMD ["functions/s3/make-thumbnails.handler"]');
+    // setup.sh installs the image's packages on the machines the tests run on.
+    expect(await readFile(path.join(root, 'scripts/setup.sh'), 'utf8')).toContain(
+      'image/debian-packages.txt',
+    );
+    const packages = (await readFile(path.join(root, 'image/debian-packages.txt'), 'utf8'))
+      .split('\n')
+      .filter((line) => line && !line.startsWith('#'));
+    expect(packages).toEqual(
+      expect.arrayContaining(['libreoffice-writer-nogui', 'ffmpeg', 'fonts-liberation2']),
+    );
+  });
+
+  test("the image's packages are the project's versions, pinned by its lock file, with arm64 natives and no AWS SDK", async () => {
+    const read = async (file: string) =>
+      JSON.parse(await readFile(path.join(root, file), 'utf8')) as {
+        dependencies: Record<string, string>;
+        devDependencies: Record<string, string>;
+        packages: Record<string, { version?: string }>;
+      };
+    const [image, project, lock] = await Promise.all([
+      read('image/package.json'),
+      read('package.json'),
+      read('image/package-lock.json'),
+    ]);
+    for (const [name, version] of Object.entries(image.dependencies)) {
+      expect([name, project.dependencies[name] ?? project.devDependencies[name]]).toEqual([
+        name,
+        version,
+      ]);
+      expect(lock.packages[`node_modules/${name}`]?.version).toBe(version);
+    }
     const packages = Object.keys(lock.packages).filter(Boolean);
     expect(packages.filter((name) => /node_modules\/@(aws-sdk|smithy)\//.test(name))).toEqual([]);
     expect(packages).toEqual(
       expect.arrayContaining([
         'node_modules/@img/sharp-linux-arm64',
         'node_modules/@napi-rs/canvas-linux-arm64-gnu',
-        'node_modules/@ffmpeg-installer/linux-arm64',
       ]),
     );
+  });
+
+  test('the thumbnailer reaches S3 and DynamoDB only: private subnets, no way to the internet', () => {
+    const lambda = props('MakeThumbnailsLambdaFunction');
+    expect(lambda['VpcConfig']).toEqual({
+      SecurityGroupIds: [{ Ref: 'ThumbnailerSecurityGroup' }],
+      SubnetIds: [{ Ref: 'ThumbnailerSubnetA' }, { Ref: 'ThumbnailerSubnetB' }],
+    });
+    for (const fn of Object.keys(FUNCTIONS).filter((name) => name !== 'makeThumbnails')) {
+      expect(props(`${logicalId(fn)}LambdaFunction`)['VpcConfig']).toBeUndefined();
+    }
+    const types = Object.values(template.Resources).map((r) => r.Type);
+    for (const way of [
+      'AWS::EC2::InternetGateway',
+      'AWS::EC2::EgressOnlyInternetGateway',
+      'AWS::EC2::NatGateway',
+      'AWS::EC2::VPCGatewayAttachment',
+      'AWS::EC2::TransitGatewayAttachment',
+      'AWS::EC2::VPCPeeringConnection',
+      'AWS::EC2::Route',
+    ]) {
+      expect(types).not.toContain(way);
+    }
+    // Both subnets use the one route table, which only the gateway endpoints add routes to.
+    for (const subnet of ['ThumbnailerSubnetA', 'ThumbnailerSubnetB']) {
+      expect(props(subnet)['VpcId']).toEqual({ Ref: 'ThumbnailerVpc' });
+      expect(props(`${subnet}Routes`)).toEqual({
+        SubnetId: { Ref: subnet },
+        RouteTableId: { Ref: 'ThumbnailerRouteTable' },
+      });
+    }
+    const endpoints = Object.entries(template.Resources).filter(
+      ([, r]) => r.Type === 'AWS::EC2::VPCEndpoint',
+    );
+    expect(
+      endpoints.map(([, r]) => [
+        JSON.stringify(r.Properties['ServiceName']),
+        r.Properties['VpcEndpointType'],
+        r.Properties['RouteTableIds'],
+      ]),
+    ).toEqual([
+      [
+        JSON.stringify({ 'Fn::Sub': 'com.amazonaws.${AWS::Region}.s3' }),
+        'Gateway',
+        [{ Ref: 'ThumbnailerRouteTable' }],
+      ],
+      [
+        JSON.stringify({ 'Fn::Sub': 'com.amazonaws.${AWS::Region}.dynamodb' }),
+        'Gateway',
+        [{ Ref: 'ThumbnailerRouteTable' }],
+      ],
+    ]);
+    // Through them, only this stack's bucket and files table.
+    const policyText = JSON.stringify(endpoints.map(([, r]) => r.Properties['PolicyDocument']));
+    expect(policyText).toContain(`:s3:::serverless-files-${STAGE}-data/files/*`);
+    expect(policyText).toContain(`:table/serverless-files-${STAGE}-files`);
+    expect(policyText).not.toContain('"Resource":"*"');
+    const group = props('ThumbnailerSecurityGroup');
+    expect(group['SecurityGroupIngress']).toBeUndefined();
+    expect(group['SecurityGroupEgress']).toEqual([
+      { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, CidrIp: '0.0.0.0/0' },
+    ]);
+    // Lambda's network interfaces in the VPC: AWS's managed policy, on this role only.
+    const managed = (fn: string) =>
+      JSON.stringify(props(`${logicalId(fn)}IamRoleLambdaExecution`)['ManagedPolicyArns'] ?? []);
+    expect(managed('makeThumbnails')).toContain('AWSLambdaVPCAccessExecutionRole');
+    for (const fn of Object.keys(FUNCTIONS).filter((name) => name !== 'makeThumbnails')) {
+      expect(managed(fn)).toBe('[]');
+    }
   });
 
   test('the JWT secret is read from SSM at run time, never written in the template', () => {
@@ -173,8 +289,8 @@ describe('functions', () => {
       const variables = props(`${logicalId(fn)}LambdaFunction`)['Environment'].Variables;
       expect(variables.TOKENLESS_READS).toBe('false');
       expect(variables.READ_LINK_TTL_SECONDS).toBe('86400');
-      // No LibreOffice in the thumbnailer's layer: nobody waits for office previews on AWS.
-      expect(variables.OFFICE_PREVIEWS).toBe('false');
+      // The thumbnailer's image carries LibreOffice.
+      expect(variables.OFFICE_PREVIEWS).toBe('true');
     }
   });
 });
@@ -311,16 +427,24 @@ describe('least-privilege roles', () => {
     }
   });
 
+  /** A zipped function's one bundle; the thumbnailer's as its Dockerfile builds it. */
+  async function bundleOf(fn: FunctionName): Promise<string> {
+    if (fn === 'makeThumbnails') {
+      return readFile(await bundleThumbnailer(path.join(outDir, 'image')), 'utf8');
+    }
+    const zip = await JSZip.loadAsync(await readFile(path.join(outDir, `${fn}.zip`)));
+    const files = Object.keys(zip.files).filter((name) => !zip.files[name]!.dir);
+    expect(files.filter((name) => name.endsWith('.js'))).toHaveLength(1);
+    expect(files.some((name) => name.includes('node_modules/'))).toBe(false);
+    return zip.file(files.find((name) => name.endsWith('.js'))!)!.async('string');
+  }
+
   // The role and the bundle must agree: a function allowed a service it never calls has too
   // much; one calling a service it is not allowed fails on AWS. Each zip holds one bundle.
   test.each(Object.keys(FUNCTIONS) as FunctionName[])(
-    "%s's zip holds its own bundle, with the SDK clients of exactly the services its role allows",
+    "%s's bundle has the SDK clients of exactly the services its role allows",
     async (fn) => {
-      const zip = await JSZip.loadAsync(await readFile(path.join(outDir, `${fn}.zip`)));
-      const files = Object.keys(zip.files).filter((name) => !zip.files[name]!.dir);
-      expect(files.filter((name) => name.endsWith('.js'))).toHaveLength(1);
-      expect(files.some((name) => name.includes('node_modules/'))).toBe(false);
-      const bundle = await zip.file(files.find((name) => name.endsWith('.js'))!)!.async('string');
+      const bundle = await bundleOf(fn);
       // Service identifiers the SDK clients put in every request they sign.
       const clients = {
         dynamodb: bundle.includes('DynamoDB_20120810'),
@@ -429,6 +553,7 @@ describe('storage', () => {
     const existingDir = await mkdtemp(path.join(tmpdir(), 'serverless-files-package-'));
     try {
       const existing = await packageService(STAGE, existingDir, {
+        thumbnailerImage: IMAGE,
         bucketName: 'acme-files',
         createBucket: 'false',
         filesTableName: 'acme-files-records',

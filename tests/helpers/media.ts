@@ -97,13 +97,12 @@ export function pngBomb(): Buffer {
   ]);
 }
 
-/** A one-second test-pattern clip, made by the ffmpeg binary the thumbnailer uses. */
+/** A one-second test-pattern clip, made by the ffmpeg the thumbnailer uses (Debian's). */
 export async function videoClip(width: number, height: number, format = 'mp4'): Promise<Buffer> {
-  const { path: ffmpeg } = (await import('@ffmpeg-installer/ffmpeg')) as { path: string };
   const dir = await mkdtemp(path.join(tmpdir(), 'clip-'));
   try {
     const out = path.join(dir, `clip.${format}`);
-    await promisify(execFile)(ffmpeg, [
+    await promisify(execFile)('ffmpeg', [
       '-hide_banner',
       '-loglevel',
       'error',
