@@ -1,3 +1,4 @@
+import JSZip from 'jszip';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -96,4 +97,25 @@ export async function officeDocument(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** A docx whose 2.8 MB zip inflates to 412 MB of XML: past 2.2 GB and 60 s unbounded. */
+export async function docxBomb(): Promise<Buffer> {
+  const zip = await JSZip.loadAsync(await officeDocument('docx', 1));
+  const xml = (await zip.file('word/document.xml')?.async('string')) ?? '';
+  const at = xml.indexOf('<w:p>');
+  const paragraph = Buffer.from(
+    `<w:p><w:r><w:t>${'lorem ipsum dolor sit amet '.repeat(40)}</w:t></w:r></w:p>`,
+  );
+  const count = 370_000;
+  const body = Buffer.alloc(at + paragraph.length * count + (xml.length - at));
+  body.write(xml.slice(0, at));
+  for (let i = 0; i < count; i++) paragraph.copy(body, at + i * paragraph.length);
+  body.write(xml.slice(at), at + paragraph.length * count);
+  zip.file('word/document.xml', body);
+  return zip.generateAsync({
+    type: 'nodebuffer',
+    compression: 'DEFLATE',
+    compressionOptions: { level: 1 },
+  });
 }

@@ -153,7 +153,7 @@ describe('documents render in a child process with a memory bound', () => {
       () => undefined,
       (thrown: Error) => thrown,
     );
-    expect(error?.message).toMatch(/needed more than 480 MiB \(stopped at (\d+) MiB\)/);
+    expect(error?.message).toMatch(/needed more than 480 MiB \(renderer stopped at (\d+) MiB\)/);
     process.stdout.write(`inflating PDF: ${error?.message}\n`);
     const stoppedAt = Number(/stopped at (\d+) MiB/.exec(error?.message ?? '')?.[1]);
     expect(stoppedAt).toBeLessThan(512);
