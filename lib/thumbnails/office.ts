@@ -26,6 +26,8 @@ const runs = (prefix: string[]) =>
  * without a bound, ends in 2.5 s at a peak of 400 MB (measured with /usr/bin/time).
  */
 const OFFICE_ADDRESS_SPACE_BYTES = 640 * 1024 * 1024;
+/** The largest file LibreOffice may write (its PDF, its temporary files): /tmp is bounded. */
+const OFFICE_FILE_BYTES = 256 * 1024 * 1024;
 
 let confinement: string[] | undefined;
 /**
@@ -33,7 +35,7 @@ let confinement: string[] | undefined;
  * make a network namespace (root, or unprivileged user namespaces), it runs in one with no
  * interface up, so a document's linked images and files on other hosts stay out of reach. A
  * bounded address space: a zip bomb fails its allocation instead of taking the function's
- * memory.
+ * memory; and bounded files, which /tmp (the function's ephemeral storage) must hold.
  */
 function confine(): string[] {
   confinement ??= [
@@ -42,7 +44,7 @@ function confine(): string[] {
       ['unshare', '--net', '--map-root-user'],
     ].find(runs) ?? []),
     ...(runs(['prlimit', `--as=${OFFICE_ADDRESS_SPACE_BYTES}`])
-      ? ['prlimit', `--as=${OFFICE_ADDRESS_SPACE_BYTES}`]
+      ? ['prlimit', `--as=${OFFICE_ADDRESS_SPACE_BYTES}`, `--fsize=${OFFICE_FILE_BYTES}`]
       : []),
   ];
   return confinement;
