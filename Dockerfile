@@ -12,13 +12,13 @@ ARG BASE=node:24.21.0-bookworm-slim
 # The handler's bundle, built as `osls package` builds the zipped functions' (scripts/image).
 FROM ${BASE} AS bundle
 WORKDIR /build
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json serverless.yml ./
 COPY functions functions
 COPY lib lib
 COPY scripts/image scripts/image
-RUN npx tsx scripts/image/bundle.ts /function
+RUN node --require tsx/cjs scripts/image/bundle.ts /function
 
 # The previewers and the runtime interface client for this architecture, from image/'s lock
 # file; the client's native part is compiled here, with tools the final image leaves out.
