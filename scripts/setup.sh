@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t packages < <(grep -v '^#' image/debian-packages.txt)
-packages+=(chromium time)
+packages+=(bubblewrap chromium time)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||

@@ -1,5 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,9 +11,10 @@ import { promisify } from 'node:util';
  * PDF previewer then renders. Each conversion has a profile of its own (a shared profile makes
  * parallel runs fail silently) and a bounded address space; its folder is removed on every
  * path. It runs inside the renderer's child process group (child.ts), which is killed whole
- * when its time or memory runs out.
+ * when its time or memory runs out. What a document may reach beyond itself is held three
+ * ways: the profile's settings (everywhere), a sandbox where this machine can make one
+ * (locally), and a network with no way out (the thumbnailer's VPC on AWS).
  */
-
 /** The extensions LibreOffice is told, so that it picks the right import filter. */
 const KNOWN = /\.(docx?|odt|rtf|xlsx?|ods|pptx?|odp)$/i;
 
@@ -29,35 +31,112 @@ const OFFICE_ADDRESS_SPACE_BYTES = 640 * 1024 * 1024;
 /** The largest file LibreOffice may write (its PDF, its temporary files): /tmp is bounded. */
 const OFFICE_FILE_BYTES = 256 * 1024 * 1024;
 
-let confinement: string[] | undefined;
 /**
- * What LibreOffice runs under, probed once. No network: where the kernel lets this process
- * make a network namespace (root, or unprivileged user namespaces), it runs in one with no
- * interface up, so a document's linked images and files on other hosts stay out of reach. A
- * bounded address space: a zip bomb fails its allocation instead of taking the function's
- * memory; and bounded files, which /tmp (the function's ephemeral storage) must hold.
+ * The profile's settings, written before LibreOffice starts: links to other documents and
+ * images are not followed (no location is trusted, so every linked resource is blocked; links
+ * are never updated), macros never run, and anything that still asks for a URL goes to a proxy
+ * on the discard port, which answers nothing.
  */
-function confine(): string[] {
-  confinement ??= [
-    ...([
-      ['unshare', '--net'],
-      ['unshare', '--net', '--map-root-user'],
-    ].find(runs) ?? []),
-    ...(runs(['prlimit', `--as=${OFFICE_ADDRESS_SPACE_BYTES}`])
-      ? ['prlimit', `--as=${OFFICE_ADDRESS_SPACE_BYTES}`, `--fsize=${OFFICE_FILE_BYTES}`]
-      : []),
-  ];
-  return confinement;
+const SETTINGS = [
+  ['Common/Security/Scripting', 'BlockUntrustedRefererLinks', 'true'],
+  ['Common/Security/Scripting', 'SecureURL', ''],
+  ['Common/Security/Scripting', 'MacroSecurityLevel', '3'],
+  ['Common/Security/Scripting', 'DisableMacrosExecution', 'true'],
+  ['Writer/Content/Update', 'Link', '0'],
+  ['Calc/Content/Update', 'Link', '1'],
+  ['Inet/Settings', 'ooInetProxyType', '2'],
+  ['Inet/Settings', 'ooInetNoProxy', ''],
+  ...['HTTP', 'HTTPS', 'FTP'].flatMap((scheme) => [
+    ['Inet/Settings', `ooInet${scheme}ProxyName`, '127.0.0.1'],
+    ['Inet/Settings', `ooInet${scheme}ProxyPort`, '9'],
+  ]),
+];
+
+function registry(): string {
+  const items = SETTINGS.map(([node, name, value]) => {
+    const root = node!.startsWith('Inet/') ? 'org.openoffice.' : 'org.openoffice.Office.';
+    return `<item oor:path="/${root}${node}"><prop oor:name="${name}" oor:op="fuse"><value>${value}</value></prop></item>`;
+  });
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">',
+    ...items,
+    '</oor:items>',
+    '',
+  ].join('\n');
 }
+
+/** A sandbox showing LibreOffice only /usr, the configuration it reads and its own folder. */
+function sandbox(dir: string): string[] {
+  const etc = ['libreoffice', 'fonts', 'alternatives', 'ld.so.cache', 'localtime', 'mime.types']
+    .concat(['passwd', 'group', 'nsswitch.conf', 'papersize'])
+    .map((name) => `/etc/${name}`)
+    .filter((file) => existsSync(file));
+  const options: string[][] = [
+    ['--unshare-all'], // no network, no other process, nothing shared
+    ['--die-with-parent'], // killed with the renderer's group
+    ['--ro-bind', '/usr', '/usr'],
+    ...['bin', 'sbin', 'lib', 'lib64'].map((name) => ['--symlink', `usr/${name}`, `/${name}`]),
+    ...etc.map((file) => ['--ro-bind', file, file]),
+    ['--proc', '/proc'],
+    ['--dev', '/dev'],
+    ['--tmpfs', '/tmp'],
+    ['--bind', dir, dir],
+    ['--clearenv'],
+    ...Object.entries({ PATH: '/usr/bin:/bin', HOME: dir, TMPDIR: dir, LANG: 'C.UTF-8' }).map(
+      ([name, value]) => ['--setenv', name, value],
+    ),
+  ];
+  return ['bwrap', ...options.flat()];
+}
+
+type Confinement = 'sandbox' | 'network namespace' | 'none';
+let probed: { confinement: Confinement; limits: string[] } | undefined;
+/**
+ * What this machine lets LibreOffice run under, probed once: the sandbox (bubblewrap: no file
+ * but /usr, the few /etc files it reads and its own folder; no network); else a network
+ * namespace with no interface up (no file bound); else neither (on Lambda, where no namespace
+ * can be made: the settings and the VPC hold it). Then resource limits: a bounded address
+ * space, so that a zip bomb fails its allocation instead of taking the function's memory, and
+ * bounded files, which /tmp (the function's ephemeral storage) must hold.
+ */
+function probe() {
+  if (probed) return probed;
+  const confinement: Confinement = runs(sandbox(tmpdir()))
+    ? 'sandbox'
+    : runs(['unshare', '--net']) || runs(['unshare', '--net', '--map-root-user'])
+      ? 'network namespace'
+      : 'none';
+  const limits = ['prlimit', `--as=${OFFICE_ADDRESS_SPACE_BYTES}`, `--fsize=${OFFICE_FILE_BYTES}`];
+  probed = { confinement, limits: runs(limits) ? limits : [] };
+  return probed;
+}
+
+/** The command prefix of a conversion in `dir`. */
+function confine(dir: string): string[] {
+  const { confinement, limits } = probe();
+  const around =
+    confinement === 'sandbox'
+      ? sandbox(dir)
+      : confinement === 'network namespace'
+        ? ['unshare', '--net', ...(runs(['unshare', '--net']) ? [] : ['--map-root-user'])]
+        : [];
+  return [...limits, ...around];
+}
+
+/** How this machine confines LibreOffice (for tests and logs). */
+export const officeConfinement = (): Confinement => probe().confinement;
 
 export async function officeToPdf(input: Buffer, name: string, pages: number): Promise<Buffer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'office-'));
   try {
     const source = path.join(dir, `document${KNOWN.exec(name)?.[0]?.toLowerCase() ?? ''}`);
     await writeFile(source, input);
+    await mkdir(path.join(dir, 'profile', 'user'), { recursive: true });
+    await writeFile(path.join(dir, 'profile', 'user', 'registrymodifications.xcu'), registry());
     const range = JSON.stringify({ PageRange: { type: 'string', value: `1-${pages}` } });
     const [file, ...args] = [
-      ...confine(),
+      ...confine(dir),
       'soffice',
       `-env:UserInstallation=${pathToFileURL(path.join(dir, 'profile')).href}`,
       '--headless',
@@ -71,9 +150,9 @@ export async function officeToPdf(input: Buffer, name: string, pages: number): P
       source,
     ];
     // Its exit status says little (0 for a document it could not read): the PDF decides.
-    await promisify(execFile)(file!, args, { cwd: dir, env: { ...process.env, HOME: dir } }).catch(
-      () => undefined,
-    );
+    // Only what it needs from the environment (a document can read /proc/self/environ).
+    const env = { PATH: process.env['PATH'], HOME: dir, TMPDIR: dir, LANG: 'C.UTF-8' };
+    await promisify(execFile)(file!, args, { cwd: dir, env }).catch(() => undefined);
     const pdf = await readFile(path.join(dir, 'out', `${path.parse(source).name}.pdf`)).catch(
       () => undefined,
     );

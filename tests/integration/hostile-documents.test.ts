@@ -1,5 +1,14 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import JSZip from 'jszip';
 import { encrypt } from 'officecrypto-tool';
+import sharp from 'sharp';
 import { measuredRenderInChild, RENDER_MEMORY_BYTES } from '../../lib/thumbnails/child';
+import { officeConfinement } from '../../lib/thumbnails/office';
 import type { PreviewKind } from '../../lib/thumbnails/kinds';
 import { binaryBytes, inflatingPdf, tinyPdf } from '../helpers/api';
 import { docxBomb, officeDocument } from '../helpers/office';
@@ -72,3 +81,125 @@ test('a password-protected xlsx: error at once (LibreOffice has nobody to ask)',
 test('a .doc of random bytes: done or error', async () => {
   await render('office', binaryBytes(20_000, 4), 'random.doc', 'application/msword');
 }, 60_000);
+
+/**
+ * No reach outside the document: images linked by URL (a canary server on 127.0.0.1) and by
+ * local path (a red PNG) stay out of the thumbnails, as this machine runs LibreOffice (in the
+ * sandbox) and as Lambda does (no namespace can be made there: the profile's settings alone).
+ */
+describe('a document linking to another host or to a local file', () => {
+  const hits: string[] = [];
+  let canary: Server;
+  let secrets: string;
+  let red: Buffer;
+  const RTF = 'application/rtf';
+  const ODT = 'application/vnd.oasis.opendocument.text';
+
+  beforeAll(async () => {
+    red = await sharp({
+      create: { width: 64, height: 64, channels: 3, background: { r: 255, g: 0, b: 0 } },
+    })
+      .png()
+      .toBuffer();
+    canary = createServer((request, response) => {
+      hits.push(`${request.method} ${request.url}`);
+      response.writeHead(200, { 'content-type': 'image/png' }).end(red);
+    });
+    await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve));
+    secrets = await mkdtemp(path.join(tmpdir(), 'secrets-'));
+    await writeFile(path.join(secrets, 'secret.png'), red);
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => canary.close(() => resolve()));
+    await rm(secrets, { recursive: true, force: true });
+  });
+
+  const links = () => ({
+    http: `http://127.0.0.1:${(canary.address() as AddressInfo).port}/canary.png`,
+    file: pathToFileURL(path.join(secrets, 'secret.png')).href,
+  });
+
+  /** An RTF document whose INCLUDEPICTURE field names the image. */
+  const rtf = (href: string) =>
+    Buffer.from(
+      `{\\rtf1\\ansi linked\\par{\\field{\\*\\fldinst INCLUDEPICTURE "${href}" \\\\d}{\\fldrslt x}}\\par}\n`,
+    );
+
+  /** Pixels of the linked red image in the thumbnails (none if it was never loaded). */
+  async function redPixels(thumbnails: { bytes: Buffer }[]): Promise<number> {
+    let count = 0;
+    for (const thumbnail of thumbnails) {
+      const { data } = await sharp(thumbnail.bytes).removeAlpha().raw().toBuffer({
+        resolveWithObject: true,
+      });
+      for (let i = 0; i < data.length; i += 3) {
+        if (data[i]! > 200 && data[i + 1]! < 60 && data[i + 2]! < 60) count++;
+      }
+    }
+    return count;
+  }
+
+  async function linkedDocuments() {
+    const { http, file } = links();
+    const odt = async (href: string) => {
+      const zip = await JSZip.loadAsync(await officeDocument('odt', 1, { linkedImage: href }));
+      // LibreOffice saved a local link relative to where it made the file: make it absolute.
+      const content = (await zip.file('content.xml')!.async('string')).replace(
+        /(<draw:image xlink:href=")[^"]*/,
+        `$1${href}`,
+      );
+      // The link must really be in the document, or these tests could not fail.
+      expect(content).toContain(`xlink:href="${href}"`);
+      return zip.file('content.xml', content).generateAsync({ type: 'nodebuffer' });
+    };
+    return [
+      { name: 'image-http.odt', mime: ODT, bytes: await odt(http), local: false },
+      { name: 'image-file.odt', mime: ODT, bytes: await odt(file), local: true },
+      { name: 'picture-http.rtf', mime: RTF, bytes: rtf(http), local: false },
+      { name: 'picture-file.rtf', mime: RTF, bytes: rtf(file), local: true },
+    ];
+  }
+
+  test('here LibreOffice runs in the sandbox: no request, no local file in any thumbnail', async () => {
+    expect(officeConfinement()).toBe('sandbox');
+    const documents = await linkedDocuments();
+    hits.length = 0; // LibreOffice may have tried the links while making the documents
+    for (const document of documents) {
+      const result = await render('office', document.bytes, document.name, document.mime);
+      expect([document.name, result.error]).toEqual([document.name, undefined]);
+      expect([document.name, await redPixels(result.thumbnails ?? [])]).toEqual([document.name, 0]);
+    }
+    expect(hits).toEqual([]);
+  }, 120_000);
+
+  test('as on Lambda, with no namespace to be had, the settings alone keep every request in', async () => {
+    // bwrap and unshare that fail, as they do on Lambda: the renderer's probe finds neither.
+    const bin = await mkdtemp(path.join(tmpdir(), 'no-namespaces-'));
+    for (const tool of ['bwrap', 'unshare']) {
+      await writeFile(path.join(bin, tool), '#!/bin/sh\nexit 1\n');
+      await chmod(path.join(bin, tool), 0o755);
+    }
+    const oldPath = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${oldPath}`;
+    try {
+      const documents = await linkedDocuments();
+      hits.length = 0;
+      for (const document of documents) {
+        const result = await render('office', document.bytes, document.name, document.mime);
+        // Images at local paths LibreOffice still follows in RTF fields: on Lambda those are
+        // the image's own files, and the thumbnailer's environment holds no secret.
+        if (!(document.local && document.name.endsWith('.rtf'))) {
+          expect([document.name, await redPixels(result.thumbnails ?? [])]).toEqual([
+            document.name,
+            0,
+          ]);
+        }
+      }
+      expect(hits).toEqual([]);
+    } finally {
+      process.env['PATH'] = oldPath;
+      await rm(bin, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -161,11 +161,15 @@ describe('documents render in a child process with a memory bound', () => {
 
   test('a renderer that hangs is killed at the timeout, with everything it started', async () => {
     // A LibreOffice that never answers: the first soffice on PATH records its pid and sleeps.
+    // The sandbox shows LibreOffice /usr only, where this one is not: a bwrap that fails puts
+    // the renderer on its next confinement (the sandbox itself dies with the group, as bwrap
+    // runs it with --die-with-parent).
     const bin = await mkdtemp(path.join(tmpdir(), 'hanging-soffice-'));
     const pidFile = path.join(bin, 'pid');
     await writeFile(path.join(bin, 'soffice'), `#!/bin/sh\necho $$ > ${pidFile}\nexec sleep 60\n`, {
       mode: 0o755,
     });
+    await writeFile(path.join(bin, 'bwrap'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
     const oldPath = process.env['PATH'];
     process.env['PATH'] = `${bin}:${oldPath}`;
     try {
