@@ -9,6 +9,7 @@ import {
   uploadWithThumbnails,
 } from '../helpers/api';
 import { docxBomb, officeDocument, type OfficeFormat } from '../helpers/office';
+import { objectKeys } from '../helpers/aws';
 import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
 
 /**
@@ -25,13 +26,17 @@ type Resource = {
 
 const company = newCompanyId();
 let token: string;
+let app: string;
 
 beforeAll(async () => {
-  token = await tokenFor({ company, user: 'olivia' });
+  [token, app] = await Promise.all([
+    tokenFor({ company, user: 'olivia' }),
+    tokenFor({ company, application: 'office-app' }),
+  ]);
 });
 
-async function uploadSync(bytes: Buffer, name: string, mime: string) {
-  const response = await uploadWithThumbnails<Resource>(company, token, { bytes, name, mime });
+async function uploadSync(bytes: Buffer, name: string, mime: string, as = token, into = '') {
+  const response = await uploadWithThumbnails<Resource>(company, as, { bytes, name, mime }, into);
   expect(response.status).toBe(200);
   return response.body.resource;
 }
@@ -74,6 +79,34 @@ test.each([
     }
   },
 );
+
+test('an overwrite makes the new revision its own pages and removes the old ones; a delete removes all', async () => {
+  const first = await uploadSync(await officeDocument('docx', 3), 'plan.docx', MIMES.docx);
+  expect(first.thumbnails).toHaveLength(3);
+  const thumbnailKeys = async () =>
+    (await objectKeys(`files/${company}/${first.id}/`)).filter((key) =>
+      key.includes('/thumbnails/'),
+    );
+  const old = await thumbnailKeys();
+  expect(old).toHaveLength(3);
+  const second = await uploadSync(
+    await officeDocument('pptx', 2),
+    'plan.pptx',
+    MIMES.pptx,
+    app,
+    `/${first.id}`,
+  );
+  expect(second.thumbnails).toHaveLength(2);
+  const now = await thumbnailKeys();
+  expect(now).toHaveLength(2);
+  expect(now.filter((key) => old.includes(key))).toEqual([]);
+  const removed = await call(filesUrl(company, `/${first.id}`), {
+    method: 'DELETE',
+    headers: bearer(token),
+  });
+  expect(removed.status).toBe(200);
+  expect(await objectKeys(`files/${company}/${first.id}/`)).toEqual([]);
+});
 
 test('recognised by extension under a generic type, and by first bytes with neither', async () => {
   const docx = await officeDocument('docx', 2);
