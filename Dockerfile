@@ -18,15 +18,17 @@ COPY tsconfig.json serverless.yml ./
 COPY functions functions
 COPY lib lib
 COPY scripts/image scripts/image
-RUN node --require tsx/cjs scripts/image/bundle.ts /function
+RUN node --require tsx/cjs scripts/image/bundle.ts /var/task
 
 # The previewers and the runtime interface client for this architecture, from image/'s lock
-# file; the client's native part is compiled here, with tools the final image leaves out.
+# file; the client's native part is compiled here (from its bundled curl, an .xz archive:
+# the slim base has no xz), with tools the final image leaves out.
 FROM ${BASE} AS modules
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends autoconf automake cmake g++ libtool make python3 \
+  && apt-get install -y --no-install-recommends \
+    autoconf automake cmake g++ libtool make python3 xz-utils \
   && rm -rf /var/lib/apt/lists/*
-WORKDIR /function
+WORKDIR /var/task
 COPY image/package.json image/package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
@@ -37,11 +39,12 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/* /tmp/debian-packages.txt \
   && fc-cache -f
 # Lambda's file system is read-only but for /tmp: LibreOffice's profiles (one per conversion,
-# lib/thumbnails/office.ts) and every temporary file go there.
-ENV HOME=/tmp NODE_ENV=production LAMBDA_TASK_ROOT=/function
-WORKDIR /function
-COPY --from=modules /function/node_modules node_modules
-COPY --from=bundle /function/functions functions
+# lib/thumbnails/office.ts) and every temporary file go there. The code is where Lambda's
+# LAMBDA_TASK_ROOT says it is for every image: /var/task.
+ENV HOME=/tmp NODE_ENV=production LAMBDA_TASK_ROOT=/var/task
+WORKDIR /var/task
+COPY --from=modules /var/task/node_modules node_modules
+COPY --from=bundle /var/task/functions functions
 COPY image/entrypoint.sh /entrypoint.sh
 ENTRYPOINT ["/entrypoint.sh"]
 CMD ["functions/s3/make-thumbnails.handler"]

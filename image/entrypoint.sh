@@ -4,6 +4,6 @@
 # handler and the code's folder from the environment only, as Lambda's own base images set it.
 set -e
 export _HANDLER="${_HANDLER:-$1}"
-export LAMBDA_TASK_ROOT="${LAMBDA_TASK_ROOT:-/function}"
+export LAMBDA_TASK_ROOT="${LAMBDA_TASK_ROOT:-/var/task}"
 cd "$LAMBDA_TASK_ROOT"
 exec node node_modules/aws-lambda-ric/index.mjs

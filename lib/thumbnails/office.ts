@@ -23,13 +23,18 @@ const runs = (prefix: string[]) =>
   spawnSync(prefix[0]!, [...prefix.slice(1), 'true'], { stdio: 'ignore' }).status === 0;
 
 /**
- * The address space LibreOffice may map. Twake's sample.doc converts in 216 MB of RSS under
- * it; a docx whose 1.4-2.8 MB zip inflates to 412 MB of XML, which ran past 2.2 GB and 60 s
- * without a bound, ends in 2.5 s at a peak of 400 MB (measured with /usr/bin/time).
+ * The address space LibreOffice may map: Twake's sample.doc converts in 216 MB of RSS under it,
+ * a zip bomb fails its allocations instead of taking the function's memory.
  */
 const OFFICE_ADDRESS_SPACE_BYTES = 640 * 1024 * 1024;
-/** The largest file LibreOffice may write (its PDF, its temporary files): /tmp is bounded. */
+/**
+ * The largest file LibreOffice may write (its PDF, its temporary files): /tmp is bounded. A
+ * docx whose 2.8 MB zip inflates to 412 MB of XML ends at load under it, at 212 MB of RSS.
+ */
 const OFFICE_FILE_BYTES = 256 * 1024 * 1024;
+/** Link update modes: Writer's and Calc's enumerations differ, both values mean "never". */
+const WRITER_NEVER = '0';
+const CALC_NEVER = '1';
 
 /**
  * The profile's settings, written before LibreOffice starts: links to other documents and
@@ -42,8 +47,8 @@ const SETTINGS = [
   ['Common/Security/Scripting', 'SecureURL', ''],
   ['Common/Security/Scripting', 'MacroSecurityLevel', '3'],
   ['Common/Security/Scripting', 'DisableMacrosExecution', 'true'],
-  ['Writer/Content/Update', 'Link', '0'],
-  ['Calc/Content/Update', 'Link', '1'],
+  ['Writer/Content/Update', 'Link', WRITER_NEVER],
+  ['Calc/Content/Update', 'Link', CALC_NEVER],
   ['Inet/Settings', 'ooInetProxyType', '2'],
   ['Inet/Settings', 'ooInetNoProxy', ''],
   ...['HTTP', 'HTTPS', 'FTP'].flatMap((scheme) => [
@@ -78,6 +83,7 @@ function sandbox(dir: string): string[] {
     ['--ro-bind', '/usr', '/usr'],
     ...['bin', 'sbin', 'lib', 'lib64'].map((name) => ['--symlink', `usr/${name}`, `/${name}`]),
     ...etc.map((file) => ['--ro-bind', file, file]),
+    ['--ro-bind-try', '/var/cache/fontconfig', '/var/cache/fontconfig'], // built, not rebuilt
     ['--proc', '/proc'],
     ['--dev', '/dev'],
     ['--tmpfs', '/tmp'],
@@ -91,37 +97,37 @@ function sandbox(dir: string): string[] {
 }
 
 type Confinement = 'sandbox' | 'network namespace' | 'none';
-let probed: { confinement: Confinement; limits: string[] } | undefined;
-/**
- * What this machine lets LibreOffice run under, probed once: the sandbox (bubblewrap: no file
- * but /usr, the few /etc files it reads and its own folder; no network); else a network
- * namespace with no interface up (no file bound); else neither (on Lambda, where no namespace
- * can be made: the settings and the VPC hold it). Then resource limits: a bounded address
- * space, so that a zip bomb fails its allocation instead of taking the function's memory, and
- * bounded files, which /tmp (the function's ephemeral storage) must hold.
- */
-function probe() {
-  if (probed) return probed;
-  const confinement: Confinement = runs(sandbox(tmpdir()))
-    ? 'sandbox'
-    : runs(['unshare', '--net']) || runs(['unshare', '--net', '--map-root-user'])
-      ? 'network namespace'
-      : 'none';
-  const limits = ['prlimit', `--as=${OFFICE_ADDRESS_SPACE_BYTES}`, `--fsize=${OFFICE_FILE_BYTES}`];
-  probed = { confinement, limits: runs(limits) ? limits : [] };
-  return probed;
+interface Probed {
+  confinement: Confinement;
+  /** The command prefix of a conversion in `dir`. */
+  prefix(dir: string): string[];
 }
 
-/** The command prefix of a conversion in `dir`. */
-function confine(dir: string): string[] {
-  const { confinement, limits } = probe();
-  const around =
-    confinement === 'sandbox'
-      ? sandbox(dir)
-      : confinement === 'network namespace'
-        ? ['unshare', '--net', ...(runs(['unshare', '--net']) ? [] : ['--map-root-user'])]
-        : [];
-  return [...limits, ...around];
+let probed: Probed | undefined;
+/**
+ * What this machine lets LibreOffice run under, probed once per renderer child (that is, per
+ * file: a few milliseconds). The sandbox (bubblewrap: no file but /usr, the few /etc files it
+ * reads and its own folder; no network); else a network namespace with no interface up (no
+ * file bound); else neither (on Lambda, where no namespace can be made: the settings and the
+ * VPC hold it). Within resource limits where prlimit runs: a bounded address space and
+ * bounded files.
+ */
+function probe(): Probed {
+  if (probed) return probed;
+  const limits = ['prlimit', `--as=${OFFICE_ADDRESS_SPACE_BYTES}`, `--fsize=${OFFICE_FILE_BYTES}`];
+  const bounded = runs(limits) ? limits : [];
+  if (runs(sandbox(tmpdir()))) {
+    probed = { confinement: 'sandbox', prefix: (dir) => [...bounded, ...sandbox(dir)] };
+    return probed;
+  }
+  const unshare = [
+    ['unshare', '--net'],
+    ['unshare', '--net', '--map-root-user'],
+  ].find(runs);
+  probed = unshare
+    ? { confinement: 'network namespace', prefix: () => [...bounded, ...unshare] }
+    : { confinement: 'none', prefix: () => bounded };
+  return probed;
 }
 
 /** How this machine confines LibreOffice (for tests and logs). */
@@ -136,7 +142,7 @@ export async function officeToPdf(input: Buffer, name: string, pages: number): P
     await writeFile(path.join(dir, 'profile', 'user', 'registrymodifications.xcu'), registry());
     const range = JSON.stringify({ PageRange: { type: 'string', value: `1-${pages}` } });
     const [file, ...args] = [
-      ...confine(dir),
+      ...probe().prefix(dir),
       'soffice',
       `-env:UserInstallation=${pathToFileURL(path.join(dir, 'profile')).href}`,
       '--headless',

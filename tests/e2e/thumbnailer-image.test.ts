@@ -50,7 +50,9 @@ beforeAll(async () => {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '2048',
       AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/makeThumbnails',
       AWS_LAMBDA_LOG_STREAM_NAME: '2026/12/01/[$LATEST]test',
+      // Lambda's own: /var/task for every image (here the bundle's folder), no _HANDLER.
       LAMBDA_TASK_ROOT: task,
+      _HANDLER: '',
       HOME: work,
     },
   });

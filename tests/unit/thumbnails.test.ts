@@ -1,10 +1,11 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { kindOf, mayPreview, sniff } from '../../lib/thumbnails/kinds';
 import { fittingScale, renderThumbnails } from '../../lib/thumbnails/render';
 import { inflatingPdf, tinyPdf } from '../helpers/api';
+import { standInCommands } from '../helpers/commands';
 import { image, pngBomb } from '../helpers/media';
 
 const limits = { maxPixels: 100_000_000, timeoutMs: 20_000, kinds: { office: true } };
@@ -164,14 +165,11 @@ describe('documents render in a child process with a memory bound', () => {
     // The sandbox shows LibreOffice /usr only, where this one is not: a bwrap that fails puts
     // the renderer on its next confinement (the sandbox itself dies with the group, as bwrap
     // runs it with --die-with-parent).
-    const bin = await mkdtemp(path.join(tmpdir(), 'hanging-soffice-'));
-    const pidFile = path.join(bin, 'pid');
-    await writeFile(path.join(bin, 'soffice'), `#!/bin/sh\necho $$ > ${pidFile}\nexec sleep 60\n`, {
-      mode: 0o755,
+    const pidFile = path.join(await mkdtemp(path.join(tmpdir(), 'hanging-soffice-')), 'pid');
+    const commands = await standInCommands({
+      soffice: `echo $$ > ${pidFile}\nexec sleep 60`,
+      bwrap: 'exit 1',
     });
-    await writeFile(path.join(bin, 'bwrap'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
-    const oldPath = process.env['PATH'];
-    process.env['PATH'] = `${bin}:${oldPath}`;
     try {
       const doc = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0, 0]);
       const office = { mime: 'application/msword', name: 'a.doc' };
@@ -188,8 +186,8 @@ describe('documents render in a child process with a memory bound', () => {
       );
       expect(['gone', 'Z']).toContain(state);
     } finally {
-      process.env['PATH'] = oldPath;
-      await rm(bin, { recursive: true, force: true });
+      await commands.restore();
+      await rm(path.dirname(pidFile), { recursive: true, force: true });
     }
   }, 30_000);
 });
