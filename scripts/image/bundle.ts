@@ -1,6 +1,7 @@
 /**
- * npx tsx scripts/image/bundle.ts OUT_DIR: the thumbnailer's handler bundled for its container
- * image, as serverless-esbuild bundles the zipped functions: the options of serverless.yml's
+ * node --require tsx/cjs scripts/image/bundle.ts OUT_DIR (as the Dockerfile runs it): the
+ * thumbnailer's handler bundled for its container image, as serverless-esbuild bundles the
+ * zipped functions: the options of serverless.yml's
  * `custom.esbuild`, its `exclude` list left external (the image installs those packages
  * beside the bundle, from image/package.json). Writes OUT_DIR/functions/s3/make-thumbnails.js,
  * the file the image's command names.
@@ -56,6 +57,6 @@ export async function bundleThumbnailer(outDir: string): Promise<string> {
 
 if (require.main === module) {
   const outDir = process.argv[2];
-  if (!outDir) throw new Error('usage: npx tsx scripts/image/bundle.ts OUT_DIR');
+  if (!outDir) throw new Error('usage: node --require tsx/cjs scripts/image/bundle.ts OUT_DIR');
   void bundleThumbnailer(path.resolve(outDir)).then((file) => process.stdout.write(`${file}\n`));
 }
