@@ -162,7 +162,12 @@ class LocalStackPlugin {
       './s3-emulator.mts',
       'S3',
       { port: s3Port, directory: path.join(dataDir, 's3'), bucket, cors: this.#bucketCors() },
-      (event) => this.#deliver(event),
+      {
+        onEvent: (event) => this.#deliver(event),
+        // s3rver's ListObjectsV2 continuation tokens are DES, which OpenSSL 3 keeps in its
+        // legacy provider: without it, a listing past 1,000 keys fails.
+        nodeFlags: ['--openssl-legacy-provider'],
+      },
     );
 
     await this.#createTables();
@@ -173,11 +178,11 @@ class LocalStackPlugin {
     script: string,
     name: string,
     options: object,
-    onEvent?: (event: S3Event) => void,
+    { onEvent, nodeFlags = [] }: { onEvent?: (event: S3Event) => void; nodeFlags?: string[] } = {},
   ): Promise<void> {
     const child = fork(fileURLToPath(new URL(script, import.meta.url)), [JSON.stringify(options)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: [...process.execArgv, ...GC_FLAGS],
+      execArgv: [...process.execArgv, ...GC_FLAGS, ...nodeFlags],
     });
     this.#stop.push(
       () =>

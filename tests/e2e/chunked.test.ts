@@ -333,3 +333,22 @@ test('chunks that cannot be grouped as announced are assembled asynchronously; m
   expect(sha256(await downloaded(upload.fileId))).toBe(sha256(bytes));
   expect(await objectKeys(`uploads/${company}/${upload.fileId}/`)).toEqual([]);
 });
+
+test('a file of 1,005 chunks completes whole: the local S3 lists past its 1,000-key pages', async () => {
+  const bytes = binaryBytes(1005 * 100, 11);
+  const upload: ChunkedUpload = {
+    company,
+    token,
+    fileId: await createEmpty(),
+    bytes,
+    chunks: splitChunks(bytes, 100),
+    naming: 'twake',
+    filename: 'many-chunks.bin',
+  };
+  expect(upload.chunks).toHaveLength(1005);
+  await sendChunks(
+    upload,
+    upload.chunks.map((_, i) => i + 1),
+  );
+  expect(sha256(await downloaded(upload.fileId))).toBe(sha256(bytes));
+}, 120_000);
