@@ -34,9 +34,9 @@ async function stop(): Promise<void> {
   await server.close().catch(() => undefined);
   process.exit(0);
 }
-process.on('SIGTERM', stop);
+process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => undefined); // Ctrl-C reaches the whole group: the parent decides
-process.on('disconnect', stop);
+process.on('disconnect', () => void stop());
 
 await server.run();
 process.send?.({ type: 'ready' });

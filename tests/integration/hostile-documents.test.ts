@@ -75,7 +75,7 @@ test('a docx that is a zip bomb (2.8 MB inflating to 412 MB of XML): error', asy
 }, 60_000);
 
 test('a password-protected xlsx: error at once (LibreOffice has nobody to ask)', async () => {
-  const locked = await encrypt(await officeDocument('xlsx'), { password: 'secret' });
+  const locked = encrypt(await officeDocument('xlsx'), { password: 'secret' });
   const result = await render('office', locked, 'locked.xlsx', XLSX);
   expect(result.error).toMatch(/could not convert/);
 }, 60_000);

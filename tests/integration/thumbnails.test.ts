@@ -101,7 +101,7 @@ test('a late event for a replaced revision changes nothing and writes nothing', 
   expect(await objectKeys(`files/${company}/${fileId}/${old}/`)).toEqual([]);
 });
 
-test('a thumbnailer run that fails is retried once, then the status is error', async () => {
+test('a thumbnailer run that fails is retried twice (as Lambda does), then the status is error', async () => {
   // A record awaiting thumbnails of bytes that are not in storage: every run fails reading
   // them, as a crash would, and no S3 event reaches the stack's own thumbnailer.
   const fileId = crypto.randomUUID();
