@@ -29,3 +29,14 @@ export const conflict = (message: string) => new DomainError('Conflict', message
 export const tooLarge = (message: string) => new DomainError('TooLarge', message);
 export const unsupportedMediaType = (message: string) =>
   new DomainError('UnsupportedMediaType', message);
+
+/**
+ * Work that cannot be done yet (another run holds it, its record is not written yet): thrown
+ * from an asynchronous invocation so that Lambda runs it again later. Not a client error.
+ */
+export class RetryLater extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RetryLater';
+  }
+}

@@ -1,3 +1,4 @@
+import { RetryLater } from './errors';
 import type { Content, FileRecord, Thumbnail, ThumbnailsStatus } from './file';
 import { keys, revisionTime } from './ids';
 import type { RecordServices, StorageServices, Thumbnailer } from './ports';
@@ -70,7 +71,7 @@ export async function makeThumbnails(
     const now = await s.records.get(companyId, fileId);
     const held = now?.content?.revision === revision && now.content.thumbnails_status === 'waiting';
     // Another run holds them: fail, so that Lambda tries again once that run is over.
-    if (held) throw new Error(`another run holds the thumbnails of ${revision}`);
+    if (held) throw new RetryLater(`another run holds the thumbnails of ${revision}`);
     return undefined; // done, or replaced
   }
 
@@ -131,7 +132,7 @@ async function currentRecord(s: RecordServices, ref: ContentRef): Promise<FileRe
       // Still being completed (the completing request failed after writing the bytes, and
       // its retry will not write them again): fail, so that Lambda tries again later.
       if (record?.upload?.revision === ref.revision) {
-        throw new Error(`${ref.revision} is not current yet`);
+        throw new RetryLater(`${ref.revision} is not current yet`);
       }
       return record;
     }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { handler as createFile } from '../../functions/http/create-file';
 import { handler as uploadToFile } from '../../functions/http/upload-to-file';
 import { handler as makeThumbnails } from '../../functions/s3/make-thumbnails';
+import { RetryLater } from '../../lib/domain/errors';
 import { fileItem, objectKeys, putFileItem } from '../helpers/aws';
 import { httpEvent, invoke } from '../helpers/events';
 import { image } from '../helpers/media';
@@ -71,7 +72,10 @@ test('duplicate events, one after the other and at once, leave exactly one set',
     invoke(makeThumbnails, event),
   ]);
   for (const run of runs) {
-    if (run.status === 'rejected') expect(String(run.reason)).toMatch(/another run holds/);
+    if (run.status === 'rejected') {
+      expect(run.reason).toBeInstanceOf(RetryLater);
+      expect(String(run.reason)).toMatch(/another run holds/);
+    }
   }
   await settled(fileId);
   await invoke(makeThumbnails, event);
