@@ -131,6 +131,40 @@ function rendererEnvironment(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !secret.test(name)));
 }
 
+/**
+ * Samples the group led by `pid` every WATCH_MS: `peak` keeps its largest process, and
+ * `exceeded` is called (once per sample) for one past RENDER_MEMORY_BYTES. Returns the stop.
+ */
+function watchGroup(
+  pid: number,
+  peak: ChildRender['peak'],
+  exceeded: (reason: string) => void,
+): () => void {
+  const mib = (bytes: number) => Math.round(bytes / 1024 ** 2);
+  const watch = setInterval(() => {
+    for (const member of groupMembers(pid)) {
+      if (member.peak > peak.bytes)
+        Object.assign(peak, { bytes: member.peak, process: member.name });
+      if (member.peak > RENDER_MEMORY_BYTES) {
+        exceeded(
+          `rendering needed more than ${mib(RENDER_MEMORY_BYTES)} MiB ` +
+            `(${member.name} stopped at ${mib(member.peak)} MiB)`,
+        );
+      }
+    }
+  }, WATCH_MS);
+  return () => clearInterval(watch);
+}
+
+/** What the child wrote on stdout; its end status and last words when that is no outcome. */
+function outcomeOf(stdout: Buffer, code: number | null, said: string): Outcome {
+  try {
+    return JSON.parse(stdout.toString('utf8')) as Outcome;
+  } catch {
+    return { error: `the renderer ended with ${code} and no result: ${said}` };
+  }
+}
+
 /** Runs the child on a job; a failure of the child's own (killed, crashed) is its outcome. */
 function run(
   jobFile: string,
@@ -154,26 +188,14 @@ function run(
         // nothing left in the group
       }
     };
-    const stop = (error: string) => {
-      failure ??= error;
+    const stop = (reason: string) => {
+      failure ??= reason;
       killGroup();
     };
     // A LibreOffice or ffmpeg still running when the child ended (its own timeout answered
     // first) ends with it.
     child.once('exit', killGroup);
-    const mib = (bytes: number) => Math.round(bytes / 1024 ** 2);
-    const watch = setInterval(() => {
-      for (const member of child.pid ? groupMembers(child.pid) : []) {
-        if (member.peak > peak.bytes)
-          Object.assign(peak, { bytes: member.peak, process: member.name });
-        if (member.peak > RENDER_MEMORY_BYTES) {
-          stop(
-            `rendering needed more than ${mib(RENDER_MEMORY_BYTES)} MiB ` +
-              `(${member.name} stopped at ${mib(member.peak)} MiB)`,
-          );
-        }
-      }
-    }, WATCH_MS);
+    const unwatch = child.pid ? watchGroup(child.pid, peak, stop) : () => undefined;
     const timer = setTimeout(() => stop(`rendering took longer than ${timeoutMs} ms`), timeoutMs);
     const output: Buffer[] = [];
     child.stdout.on('data', (piece: Buffer) => output.push(piece));
@@ -182,17 +204,10 @@ function run(
     child.stderr.on('data', (piece: Buffer) => (said = (said + piece.toString()).slice(-500)));
     child.once('error', (error) => stop(error.message));
     child.once('close', (code) => {
-      clearInterval(watch);
+      unwatch();
       clearTimeout(timer);
-      if (failure) return resolve({ outcome: { error: failure }, peak });
-      try {
-        resolve({ outcome: JSON.parse(Buffer.concat(output).toString('utf8')) as Outcome, peak });
-      } catch {
-        resolve({
-          outcome: { error: `the renderer ended with ${code} and no result: ${said}` },
-          peak,
-        });
-      }
+      const outcome = failure ? { error: failure } : outcomeOf(Buffer.concat(output), code, said);
+      resolve({ outcome, peak });
     });
   });
 }
