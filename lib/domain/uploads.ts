@@ -1,4 +1,5 @@
 import {
+  MAX_INLINE_CHUNKS,
   MAX_PART_BYTES,
   chunksOfPart,
   chunksPerPart,
@@ -312,7 +313,7 @@ async function uploadPartIfReady(
   const part = partOf(chunkNumber, upload.part_chunks);
   const numbers = chunksOfPart(part, upload.part_chunks, upload.total_chunks);
   const chunks = recordedChunks(record, upload, numbers);
-  if (!chunks || upload.parts[part]) return;
+  if (!chunks || upload.parts[part] || chunks.length > MAX_INLINE_CHUNKS) return;
   const size = bytesOf(chunks);
   const parts = partCount(upload.total_chunks, upload.part_chunks);
   if (!isValidPart(size, part, parts) || size > MAX_PART_BYTES) return;
@@ -380,12 +381,20 @@ function assemblyPlan(upload: PendingUpload, chunks: StoredChunk[]) {
   const fits = grouped.every(
     (group, i) => isValidPart(bytesOf(group), i + 1, parts) && bytesOf(group) <= MAX_PART_BYTES,
   );
-  if (!fits) return { reuse: false, groups: planParts(chunks), toStream: bytesOf(chunks) };
+  if (!fits) {
+    return {
+      reuse: false,
+      groups: planParts(chunks),
+      toStream: bytesOf(chunks),
+      chunksToStream: chunks.length,
+    };
+  }
   const missing = grouped.filter((group, i) => upload.parts[i + 1]?.size !== bytesOf(group));
   return {
     reuse: true,
     groups: grouped,
     toStream: missing.reduce((sum, g) => sum + bytesOf(g), 0),
+    chunksToStream: missing.reduce((sum, g) => sum + g.length, 0),
   };
 }
 
@@ -465,7 +474,11 @@ async function completeUpload(
     if (size > s.limits.maxFileBytes) {
       return await refuse(s, record, upload, fileTooLarge(s, size));
     }
-    if (assemblyPlan(upload, chunks).toStream <= s.limits.syncAssemblyMaxBytes) {
+    const plan = assemblyPlan(upload, chunks);
+    if (
+      plan.toStream <= s.limits.syncAssemblyMaxBytes &&
+      plan.chunksToStream <= MAX_INLINE_CHUNKS
+    ) {
       const ready = await awaitPartsAhead(s, record, upload, chunks);
       return await assemble(s, record, ready, claim, chunks);
     }
