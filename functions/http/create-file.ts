@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { createFile } from '../../lib/domain/files';
-import { parseUploadParams } from '../../lib/domain/upload-params';
+import { parseUploadParams } from '../../lib/http/upload-params';
 import { authenticate } from '../../lib/http/auth';
 import { linkSigning } from '../../lib/http/readers';
 import { query, type HttpEvent } from '../../lib/http/request';

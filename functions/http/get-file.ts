@@ -1,5 +1,5 @@
 import { getFile, testChunk } from '../../lib/domain/files';
-import { parseUploadParams } from '../../lib/domain/upload-params';
+import { parseUploadParams } from '../../lib/http/upload-params';
 import { authenticate } from '../../lib/http/auth';
 import { linkSigning } from '../../lib/http/readers';
 import { fileRoute, query, type HttpEvent } from '../../lib/http/request';

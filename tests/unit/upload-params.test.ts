@@ -1,5 +1,5 @@
 import { DomainError } from '../../lib/domain/errors';
-import { parseUploadParams } from '../../lib/domain/upload-params';
+import { parseUploadParams } from '../../lib/http/upload-params';
 
 function rejection(query: Record<string, string>): DomainError {
   try {
