@@ -3,7 +3,7 @@ import { createFile } from '../../lib/domain/files';
 import { parseUploadParams } from '../../lib/http/upload-params';
 import { authenticate } from '../../lib/http/auth';
 import { linkSigning } from '../../lib/http/readers';
-import { query, type HttpEvent } from '../../lib/http/request';
+import { companyRoute, query, type HttpEvent } from '../../lib/http/request';
 import { json } from '../../lib/http/responses';
 import { httpRoute } from '../../lib/http/route';
 import { readUploadBody } from '../../lib/http/upload-body';
@@ -16,7 +16,7 @@ export const handler = httpRoute(async (event: HttpEvent, context: Context) => {
   const data = await readUploadBody(event);
   const resource = await createFile(services, {
     principal,
-    companyId: event.pathParameters?.['company_id'],
+    ...companyRoute(event),
     params,
     data,
     budgetMs: context.getRemainingTimeInMillis(),

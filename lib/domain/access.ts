@@ -1,14 +1,13 @@
 import { forbidden, notFound } from './errors';
 import type { FileRecord } from './file';
-import { checkCompanyId, checkFileId } from './ids';
 import type { RecordServices } from './ports';
 import type { Principal, Role } from './principal';
 
-/** A request about one file, as the route gives it: ids are checked before any lookup. */
+/** A request about one file; its ids were checked by the route (lib/http/request.ts). */
 export interface FileRef {
   principal: Principal;
-  companyId: string | undefined;
-  fileId: string | undefined;
+  companyId: string;
+  fileId: string;
 }
 
 const notMember = () => forbidden('You are not a member of this company');
@@ -32,8 +31,7 @@ export async function openFile(
   ref: FileRef,
   { evenDeleting = false } = {},
 ): Promise<{ record: FileRecord; role: Role }> {
-  const companyId = checkCompanyId(ref.companyId);
-  const fileId = checkFileId(ref.fileId);
+  const { companyId, fileId } = ref;
   // One read for both, and the membership judged first: a non-member learns nothing.
   const { role, record } = await s.members.roleAndFile(companyId, fileId, ref.principal);
   if (!role) throw notMember();

@@ -10,7 +10,7 @@ import {
   type FileRecord,
   type PublicFile,
 } from './file';
-import { checkCompanyId, checkFileId, keys, newFileId, newRevision } from './ids';
+import { keys, newFileId, newRevision } from './ids';
 import { checkRequestData, nameAndMime, type IncomingData } from './incoming';
 import type { Principal } from './principal';
 import {
@@ -121,9 +121,9 @@ const chunkSentToCollection = (chunkNumber: number) =>
 
 export async function createFile(
   s: StorageServices,
-  request: UploadRequest & { companyId: string | undefined },
+  request: UploadRequest & { companyId: string },
 ): Promise<PublicFile> {
-  const companyId = checkCompanyId(request.companyId);
+  const { companyId } = request;
   await requireRole(s, request.principal, companyId);
   const { data, params } = request;
   const chunkNumber = params.chunkNumber ?? 1;
@@ -205,8 +205,8 @@ export async function testChunk(
 /** A read of a file's bytes: by a member, by a signed link, or by ids alone where allowed. */
 export interface ReadRef {
   reader: Reader;
-  companyId: string | undefined;
-  fileId: string | undefined;
+  companyId: string;
+  fileId: string;
 }
 
 async function openForReading(
@@ -218,8 +218,7 @@ async function openForReading(
   if (reader.kind === 'user' || reader.kind === 'application') {
     return (await openFile(s, { ...ref, principal: reader })).record;
   }
-  const companyId = checkCompanyId(ref.companyId);
-  const fileId = checkFileId(ref.fileId);
+  const { companyId, fileId } = ref;
   const refused = () =>
     forbidden('This link is not valid: it has expired, was altered, or the file was overwritten');
   // An expired or malformed link costs no read.

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { checkCompanyId, checkFileId } from '../domain/ids';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 
@@ -6,13 +7,16 @@ export function query(event: HttpEvent): Readonly<Record<string, string | undefi
   return event.queryStringParameters ?? {};
 }
 
-export function fileRoute(event: HttpEvent): {
-  companyId: string | undefined;
-  fileId: string | undefined;
-} {
+/** The route's company id, checked: a malformed one is a 404, as an unknown one is. */
+export function companyRoute(event: HttpEvent): { companyId: string } {
+  return { companyId: checkCompanyId(event.pathParameters?.['company_id']) };
+}
+
+/** The route's company and file ids, checked (404 when malformed), the file id lower-cased. */
+export function fileRoute(event: HttpEvent): { companyId: string; fileId: string } {
   return {
-    companyId: event.pathParameters?.['company_id'],
-    fileId: event.pathParameters?.['file_id'],
+    ...companyRoute(event),
+    fileId: checkFileId(event.pathParameters?.['file_id']),
   };
 }
 
