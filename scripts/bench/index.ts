@@ -5,10 +5,10 @@
  *
  * Uses the stack `npm start` runs if it answers, else starts one of its own on free ports
  * (stopped at the end). Prints a Markdown table and writes bench/results/latest.json. Bounded:
- * every case runs a fixed number of rounds or seconds (about 3 minutes in all here).
+ * every case runs a fixed number of rounds or seconds (many-chunks stops by 15 minutes).
  *
  * Cases: single-upload, chunked-upload, thumbnail-sync, metadata-read, download, cold-start,
- * thumbnail-memory, assembly-memory.
+ * thumbnail-memory, assembly-memory, office-preview, hostile-pdf, many-chunks.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -28,6 +28,7 @@ async function cases(): Promise<Record<string, Case>> {
   const thumbnails = await import('./cases/thumbnails');
   const { coldStart } = await import('./cases/cold-start');
   const documents = await import('./cases/documents');
+  const { manyChunks } = await import('./cases/many-chunks');
   return {
     'single-upload': uploads.singleUpload,
     'chunked-upload': uploads.chunkedUpload,
@@ -39,6 +40,7 @@ async function cases(): Promise<Record<string, Case>> {
     'assembly-memory': uploads.assemblyMemory,
     'office-preview': documents.officePreview,
     'hostile-pdf': documents.hostilePdf,
+    'many-chunks': manyChunks,
   };
 }
 
