@@ -24,7 +24,7 @@ import {
 import { awaitThumbnails, initialThumbnails } from './thumbnails';
 import type { RecordServices, Services, StorageServices } from './ports';
 import {
-  abandonUpload,
+  discardUpload,
   declaredFor,
   dropRevision,
   firstChunkOfNewFile,
@@ -291,7 +291,7 @@ export async function purgeFile(
   // The record as marked, so an upload that started meanwhile is ended too.
   const marked = await s.records.markDeleting(companyId, fileId);
   if (!marked) return false;
-  await abandonUpload(s, marked);
+  if (marked.upload) await discardUpload(s, marked, marked.upload);
   await s.blobs.deletePrefix(keys.filePrefix(companyId, fileId));
   await s.blobs.deletePrefix(keys.uploadsPrefix(companyId, fileId));
   await s.records.remove(companyId, fileId);

@@ -2,7 +2,7 @@ import type { FileRecord } from './file';
 import { purgeFile } from './files';
 import { keys } from './ids';
 import type { Services } from './ports';
-import { cancelUpload, resumeUpload } from './uploads';
+import { dropUpload, resumeUpload } from './uploads';
 
 /**
  * The sweeper repairs what requests and events left behind when they died or were abandoned
@@ -61,7 +61,7 @@ async function repair(s: Services, record: FileRecord, action: Action): Promise<
       await purgeFile(s, companyId, fileId);
       return;
     case 'cancelled_uploads':
-      await cancelUpload(s, record);
+      await dropUpload(s, record);
       return;
     case 'resumed_uploads':
       await resumeUpload(s, record);

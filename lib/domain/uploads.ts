@@ -132,8 +132,8 @@ const abortQuietly = (s: StorageServices, key: string, uploadId: string) =>
     s.blobs.abortMultipart(key, uploadId),
   );
 
-/** Ends what an upload holds in S3: its multipart upload and its chunks. */
-async function discard(
+/** Ends what an upload holds in S3 (its multipart upload and its chunks); the record stays. */
+export async function discardUpload(
   s: StorageServices,
   record: Pick<FileRecord, 'company_id' | 'id'>,
   upload: PendingUpload,
@@ -217,8 +217,8 @@ async function joinOrStart(
     retriedSince: overwrite ? s.now() - RETRY_AFTER_COMPLETION_MS : undefined,
   });
   const upload = started?.upload ?? (await s.records.get(record.company_id, record.id))?.upload;
-  if (upload?.revision !== candidate.revision) await discard(s, record, candidate);
-  if (stale && upload?.revision === candidate.revision) await discard(s, record, current);
+  if (upload?.revision !== candidate.revision) await discardUpload(s, record, candidate);
+  if (stale && upload?.revision === candidate.revision) await discardUpload(s, record, current);
   if (!upload) {
     const now = await s.records.get(record.company_id, record.id);
     if (!now || now.deleting) throw notFound('File not found');
@@ -354,7 +354,7 @@ async function moveOn(
     throw conflict('This upload was replaced by another one; start again');
   }
   if (upload.chunk_count < upload.total_chunks) return record;
-  return completeUpload(s, record, upload);
+  return finishUpload(s, record, upload);
 }
 
 /** The recorded chunks, checked to be in storage as recorded. */
@@ -430,11 +430,15 @@ async function refuse(
   error: DomainError,
 ): Promise<never> {
   await s.records.cancelUpload(record.company_id, record.id, upload.revision);
-  await discard(s, record, upload);
+  await discardUpload(s, record, upload);
   throw error;
 }
 
-async function completeUpload(
+/**
+ * Every chunk is in: claims the assembly (exactly one caller wins), then makes the content in
+ * this request when that fits it, or hands it to the asynchronous assembler (`assembling`).
+ */
+async function finishUpload(
   s: Services,
   record: FileRecord,
   upload: PendingUpload,
@@ -604,19 +608,14 @@ export async function dropRevision(s: StorageServices, record: FileRecord, revis
 /** Completes an upload whose chunks are all in but whose completion died (the sweeper). */
 export async function resumeUpload(s: Services, record: FileRecord): Promise<FileRecord> {
   if (!record.upload) return record;
-  return completeUpload(s, record, record.upload);
+  return finishUpload(s, record, record.upload);
 }
 
-/** Drops an upload that will never complete, keeping the file's current content. */
-export async function cancelUpload(s: StorageServices, record: FileRecord): Promise<void> {
+/** Drops an upload that will never complete from the record and S3, keeping the content. */
+export async function dropUpload(s: StorageServices, record: FileRecord): Promise<void> {
   if (!record.upload) return;
   await s.records.cancelUpload(record.company_id, record.id, record.upload.revision);
-  await discard(s, record, record.upload);
-}
-
-/** Ends the multipart upload of an upload that will never complete (file deleted). */
-export async function abandonUpload(s: StorageServices, record: FileRecord): Promise<void> {
-  if (record.upload) await discard(s, record, record.upload);
+  await discardUpload(s, record, record.upload);
 }
 
 /** The size of every chunk but the last, when they are all alike. */
