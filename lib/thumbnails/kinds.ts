@@ -80,8 +80,19 @@ export function kindOf(mime: string, name: string): PreviewKind | undefined {
   if (type.startsWith('video/')) return 'video';
   if (OFFICE_MIMES.has(type)) return 'office';
   if (!isGenericMime(type)) return undefined;
+  return kindOfExtension(name);
+}
+
+/** The kind a file's extension (case-insensitive) names, if any. */
+function kindOfExtension(name: string): PreviewKind | undefined {
+  if (!name.includes('.')) return undefined;
   const extension = name.toLowerCase().split('.').pop() ?? '';
-  return name.includes('.') ? EXTENSIONS[extension] : undefined;
+  return Object.hasOwn(EXTENSIONS, extension) ? EXTENSIONS[extension] : undefined;
+}
+
+/** An office document's extension, lower case (LibreOffice picks its import filter by it). */
+export function officeExtension(name: string): string | undefined {
+  return kindOfExtension(name) === 'office' ? name.toLowerCase().split('.').pop() : undefined;
 }
 
 const startsWith = (bytes: Uint8Array, signature: number[], at = 0) =>

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { officeExtension } from './kinds';
 
 /**
  * LibreOffice (headless) turns an office document into a PDF of its first pages, which the
@@ -15,9 +16,6 @@ import { promisify } from 'node:util';
  * ways: the profile's settings (everywhere), a sandbox where this machine can make one
  * (locally), and a network with no way out (the thumbnailer's VPC on AWS).
  */
-/** The extensions LibreOffice is told, so that it picks the right import filter. */
-const KNOWN = /\.(docx?|odt|rtf|xlsx?|ods|pptx?|odp)$/i;
-
 /** Whether a command prefix runs here (`prefix true` succeeds). */
 const runs = (prefix: string[]) =>
   spawnSync(prefix[0]!, [...prefix.slice(1), 'true'], { stdio: 'ignore' }).status === 0;
@@ -136,7 +134,8 @@ export const officeConfinement = (): Confinement => probe().confinement;
 export async function officeToPdf(input: Buffer, name: string, pages: number): Promise<Buffer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'office-'));
   try {
-    const source = path.join(dir, `document${KNOWN.exec(name)?.[0]?.toLowerCase() ?? ''}`);
+    const extension = officeExtension(name);
+    const source = path.join(dir, extension ? `document.${extension}` : 'document');
     await writeFile(source, input);
     await mkdir(path.join(dir, 'profile', 'user'), { recursive: true });
     await writeFile(path.join(dir, 'profile', 'user', 'registrymodifications.xcu'), registry());

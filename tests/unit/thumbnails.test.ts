@@ -27,6 +27,7 @@ describe('which previewer a file goes to', () => {
     ['application/octet-stream', 'PHOTO.JPG', 'image'],
     ['application/octet-stream', 'movie.MKV', 'video'],
     ['application/octet-stream', 'noextension', undefined],
+    ['application/octet-stream', 'a.constructor', undefined], // not Object's own properties
     ['application/zip', 'a.png', undefined], // a declared type wins over the name
     ['application/msword', 'x', 'office'],
     ['application/vnd.openxmlformats-officedocument.presentationml.presentation', 'x', 'office'],
