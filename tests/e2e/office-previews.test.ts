@@ -1,5 +1,4 @@
 import JSZip from 'jszip';
-import { createServer, type Server } from 'node:http';
 import {
   binaryBytes,
   call,
@@ -10,6 +9,7 @@ import {
 } from '../helpers/api';
 import { docxBomb, officeDocument, type OfficeFormat } from '../helpers/office';
 import { objectKeys } from '../helpers/aws';
+import { startCanary } from '../helpers/canary';
 import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
 
 /**
@@ -149,31 +149,24 @@ test('a docx zip bomb ends error (LibreOffice has a bounded address space), the 
 }, 120_000);
 
 describe('a document linking to an image on another host', () => {
-  let canary: Server;
-  const hits: string[] = [];
+  let canary: Awaited<ReturnType<typeof startCanary>>;
 
   beforeAll(async () => {
-    canary = createServer((request, response) => {
-      hits.push(`${request.method} ${request.url}`);
-      response.writeHead(404).end();
-    });
-    await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve));
+    canary = await startCanary();
   });
 
-  afterAll(() => new Promise<void>((resolve) => canary.close(() => resolve())));
+  afterAll(() => canary.close());
 
   test('is converted without any request reaching that host', async () => {
-    const { port } = canary.address() as { port: number };
-    const url = `http://127.0.0.1:${port}/canary.png`;
-    const docx = await officeDocument('docx', 1, { linkedImage: url });
+    const docx = await officeDocument('docx', 1, { linkedImage: canary.url });
     // The link must really be in the document, or this test could not fail.
     const zip = await JSZip.loadAsync(docx);
     const rels = (await zip.file('word/_rels/document.xml.rels')?.async('string')) ?? '';
-    expect(rels).toContain(url);
-    hits.length = 0; // LibreOffice may have tried the link while making the document
+    expect(rels).toContain(canary.url);
+    canary.hits.length = 0; // LibreOffice may have tried the link while making the document
 
     const resource = await uploadSync(docx, 'linked.docx', MIMES.docx);
     expect(resource.metadata?.thumbnails_status).toBe('done');
-    expect(hits).toEqual([]);
+    expect(canary.hits).toEqual([]);
   });
 });

@@ -1,6 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,6 +10,7 @@ import { measuredRenderInChild, RENDER_MEMORY_BYTES } from '../../lib/thumbnails
 import { officeConfinement } from '../../lib/thumbnails/office';
 import type { PreviewKind } from '../../lib/thumbnails/kinds';
 import { binaryBytes, inflatingPdf, tinyPdf } from '../helpers/api';
+import { startCanary } from '../helpers/canary';
 import { NO_NAMESPACES, standInCommands } from '../helpers/commands';
 import { docxBomb, officeDocument } from '../helpers/office';
 
@@ -90,8 +89,7 @@ test('a .doc of random bytes: done or error', async () => {
  * sandbox) and as Lambda does (no namespace can be made there: the profile's settings alone).
  */
 describe('a document linking to another host or to a local file', () => {
-  const hits: string[] = [];
-  let canary: Server;
+  let canary: Awaited<ReturnType<typeof startCanary>>;
   let secrets: string;
   let red: Buffer;
   const RTF = 'application/rtf';
@@ -103,22 +101,18 @@ describe('a document linking to another host or to a local file', () => {
     })
       .png()
       .toBuffer();
-    canary = createServer((request, response) => {
-      hits.push(`${request.method} ${request.url}`);
-      response.writeHead(200, { 'content-type': 'image/png' }).end(red);
-    });
-    await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve));
+    canary = await startCanary(red);
     secrets = await mkdtemp(path.join(tmpdir(), 'secrets-'));
     await writeFile(path.join(secrets, 'secret.png'), red);
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve) => canary.close(() => resolve()));
+    await canary.close();
     await rm(secrets, { recursive: true, force: true });
   });
 
   const links = () => ({
-    http: `http://127.0.0.1:${(canary.address() as AddressInfo).port}/canary.png`,
+    http: canary.url,
     file: pathToFileURL(path.join(secrets, 'secret.png')).href,
   });
 
@@ -171,7 +165,7 @@ describe('a document linking to another host or to a local file', () => {
     process.stdout.write(`LibreOffice's confinement here: ${officeConfinement()}\n`);
     const sandboxed = officeConfinement() === 'sandbox';
     const documents = await linkedDocuments();
-    hits.length = 0; // LibreOffice may have tried the links while making the documents
+    canary.hits.length = 0; // LibreOffice may have tried the links while making the documents
     for (const document of documents) {
       const result = await render('office', document.bytes, document.name, document.mime);
       expect([document.name, result.error]).toEqual([document.name, undefined]);
@@ -183,7 +177,7 @@ describe('a document linking to another host or to a local file', () => {
         ]);
       }
     }
-    expect(hits).toEqual([]);
+    expect(canary.hits).toEqual([]);
   }, 120_000);
 
   test('as on Lambda, with no namespace to be had, the settings alone keep every request in', async () => {
@@ -191,7 +185,7 @@ describe('a document linking to another host or to a local file', () => {
     const commands = await standInCommands(NO_NAMESPACES);
     try {
       const documents = await linkedDocuments();
-      hits.length = 0;
+      canary.hits.length = 0;
       for (const document of documents) {
         const result = await render('office', document.bytes, document.name, document.mime);
         // Images at local paths LibreOffice still follows in RTF fields: on Lambda those are
@@ -203,7 +197,7 @@ describe('a document linking to another host or to a local file', () => {
           ]);
         }
       }
-      expect(hits).toEqual([]);
+      expect(canary.hits).toEqual([]);
     } finally {
       await commands.restore();
     }
