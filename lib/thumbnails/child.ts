@@ -192,8 +192,8 @@ function run(
       failure ??= reason;
       killGroup();
     };
-    // A LibreOffice or ffmpeg still running when the child ended (its own timeout answered
-    // first) ends with it.
+    // A LibreOffice or ffmpeg still running when the child ended (crashed, or exited without
+    // waiting for it) ends with it.
     child.once('exit', killGroup);
     const unwatch = child.pid ? watchGroup(child.pid, peak, stop) : () => undefined;
     const timer = setTimeout(() => stop(`rendering took longer than ${timeoutMs} ms`), timeoutMs);
