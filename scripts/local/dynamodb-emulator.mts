@@ -3,9 +3,16 @@
  * emulator more CPU than the function making it, and on a core of its own it does not stall
  * the API and functions (as DynamoDB, a service of its own, does not on AWS). Options arrive
  * as JSON in argv[2]. The process ends with its parent.
+ *
+ * dynalite has no TransactWriteItems and ignores ReturnValuesOnConditionCheckFailure, which
+ * the service relies on. A front server adds both, as DynamoDB behaves: writes run one at a
+ * time (reads wait while a transaction is applied, so none sees half of one), a transaction
+ * applies its operations in turn and puts back the items it changed if any condition fails.
+ * What it does not do: survive its own crash mid-transaction atomically.
  */
 import { createRequire } from 'node:module';
-import type { Server } from 'node:http';
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as (options: object) => Server;
@@ -15,17 +22,349 @@ const { port, directory } = JSON.parse(process.argv[2] ?? '{}') as {
   directory: string;
 };
 
-const server = dynalite({ path: directory, createTableMs: 0 });
+type Json = Record<string, unknown>;
+interface Reply {
+  status: number;
+  body: Json;
+}
+
+const TARGET = 'DynamoDB_20120810.';
+const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
+const errorType = (name: string) => `com.amazonaws.dynamodb.v20120810#${name}`;
+
+const inner = dynalite({ path: directory, createTableMs: 0 });
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+let innerPort = 0;
+
+/** One operation on dynalite itself. */
+function call(operation: string, body: Json, headers: http.IncomingHttpHeaders): Promise<Reply> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port: innerPort,
+        method: 'POST',
+        path: '/',
+        agent,
+        headers: {
+          ...headers,
+          'x-amz-target': TARGET + operation,
+          'content-length': Buffer.byteLength(payload),
+        },
+      },
+      (response) => {
+        const parts: Buffer[] = [];
+        response.on('data', (part: Buffer) => parts.push(part));
+        response.on('end', () => {
+          const text = Buffer.concat(parts).toString('utf8');
+          resolve({
+            status: response.statusCode ?? 500,
+            body: text ? (JSON.parse(text) as Json) : {},
+          });
+        });
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
+
+/** Readers share, writers take turns alone: a transaction is never seen half applied. */
+class TurnLock {
+  #readers = 0;
+  #writing = false;
+  #waiting: (() => void)[] = [];
+
+  async read<T>(work: () => Promise<T>): Promise<T> {
+    while (this.#writing) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#readers++;
+    try {
+      return await work();
+    } finally {
+      this.#readers--;
+      this.#wake();
+    }
+  }
+
+  async write<T>(work: () => Promise<T>): Promise<T> {
+    while (this.#writing || this.#readers > 0) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    this.#writing = true;
+    try {
+      return await work();
+    } finally {
+      this.#writing = false;
+      this.#wake();
+    }
+  }
+
+  #wake(): void {
+    for (const resolve of this.#waiting.splice(0)) resolve();
+  }
+}
+
+const lock = new TurnLock();
+const keySchemas = new Map<string, string[]>();
+
+async function keyNames(table: string, headers: http.IncomingHttpHeaders): Promise<string[]> {
+  let names = keySchemas.get(table);
+  if (!names) {
+    const { body } = await call('DescribeTable', { TableName: table }, headers);
+    const schema = (body['Table'] as { KeySchema?: { AttributeName: string }[] } | undefined)
+      ?.KeySchema;
+    names = (schema ?? []).map((key) => key.AttributeName);
+    keySchemas.set(table, names);
+  }
+  return names;
+}
+
+async function keyOf(op: Json, headers: http.IncomingHttpHeaders): Promise<Json> {
+  if (op['Key']) return op['Key'] as Json;
+  const item = (op['Item'] ?? {}) as Json;
+  const names = await keyNames(String(op['TableName']), headers);
+  return Object.fromEntries(names.map((name) => [name, item[name]]));
+}
+
+async function currentItem(table: string, key: Json, headers: http.IncomingHttpHeaders) {
+  const { body } = await call(
+    'GetItem',
+    { TableName: table, Key: key, ConsistentRead: true },
+    headers,
+  );
+  return body['Item'] as Json | undefined;
+}
+
+const conditionFailed = (reply: Reply) =>
+  reply.status === 400 && String(reply.body['__type']).endsWith('#ConditionalCheckFailedException');
+
+/** A single write, with the item as it was when its condition failed, if asked for. */
+async function singleWrite(operation: string, body: Json, headers: http.IncomingHttpHeaders) {
+  const { ReturnValuesOnConditionCheckFailure: returnOld, ...rest } = body;
+  const wantsOld = returnOld === 'ALL_OLD' && operation !== 'BatchWriteItem';
+  const before = wantsOld
+    ? await currentItem(String(rest['TableName']), await keyOf(rest, headers), headers)
+    : undefined;
+  const reply = await call(operation, rest, headers);
+  if (wantsOld && conditionFailed(reply) && before) reply.body['Item'] = before;
+  return reply;
+}
+
+interface Step {
+  operation: 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheck';
+  request: Json;
+  returnOld: boolean;
+  table: string;
+  key: Json;
+  before: Json | undefined;
+}
+
+const restore = (step: Step, headers: http.IncomingHttpHeaders) =>
+  step.before
+    ? call('PutItem', { TableName: step.table, Item: step.before }, headers)
+    : call('DeleteItem', { TableName: step.table, Key: step.key }, headers);
+
+/** TransactWriteItems: every operation's condition holds and all apply, or none does. */
+async function transactWrite(body: Json, headers: http.IncomingHttpHeaders): Promise<Reply> {
+  const items = (body['TransactItems'] ?? []) as Json[];
+  const steps: Step[] = [];
+  const seen = new Set<string>();
+  for (const entry of items) {
+    const [kind, op] = Object.entries(entry)[0] as [string, Json];
+    const { ReturnValuesOnConditionCheckFailure: returnOld, ...request } = op;
+    const table = String(request['TableName']);
+    const key = await keyOf(request, headers);
+    const id = JSON.stringify([table, key]);
+    if (seen.has(id)) {
+      return validation('Transaction request cannot include multiple operations on one item');
+    }
+    seen.add(id);
+    const operation = (
+      kind === 'Put'
+        ? 'PutItem'
+        : kind === 'Update'
+          ? 'UpdateItem'
+          : kind === 'Delete'
+            ? 'DeleteItem'
+            : 'ConditionCheck'
+    ) as Step['operation'];
+    steps.push({
+      operation,
+      request,
+      returnOld: returnOld === 'ALL_OLD',
+      table,
+      key,
+      before: undefined,
+    });
+  }
+  if (steps.length === 0 || steps.length > 100) {
+    return validation('TransactItems must hold between 1 and 100 operations');
+  }
+
+  const applied: Step[] = [];
+  const reasons: Json[] = [];
+  const capacity = new Map<string, number>();
+  let failed = false;
+  for (const step of steps) {
+    step.before = await currentItem(step.table, step.key, headers);
+    // A condition check changes nothing: a no-op update carries its condition.
+    const request =
+      step.operation === 'ConditionCheck'
+        ? {
+            ...step.request,
+            UpdateExpression: 'REMOVE #emulatorNoSuchAttribute',
+            ExpressionAttributeNames: {
+              ...(step.request['ExpressionAttributeNames'] as Json),
+              '#emulatorNoSuchAttribute': 'emulator-no-such-attribute',
+            },
+          }
+        : step.request;
+    const reply = await call(
+      step.operation === 'ConditionCheck' ? 'UpdateItem' : step.operation,
+      { ...request, ReturnConsumedCapacity: 'TOTAL' },
+      headers,
+    );
+    if (reply.status === 200) {
+      applied.push(step);
+      reasons.push({ Code: 'None' });
+      const units = Number(
+        (reply.body['ConsumedCapacity'] as Json | undefined)?.['CapacityUnits'] ?? 1,
+      );
+      capacity.set(step.table, (capacity.get(step.table) ?? 0) + 2 * units);
+      if (step.operation === 'ConditionCheck') await restore(step, headers);
+    } else if (conditionFailed(reply)) {
+      failed = true;
+      reasons.push({
+        Code: 'ConditionalCheckFailed',
+        Message: 'The conditional request failed',
+        ...(step.returnOld && step.before && { Item: step.before }),
+      });
+    } else {
+      for (const done of applied.reverse()) await restore(done, headers);
+      return reply;
+    }
+  }
+  if (failed) {
+    for (const done of applied.reverse()) await restore(done, headers);
+    const codes = reasons.map((reason) => String(reason['Code'])).join(', ');
+    return {
+      status: 400,
+      body: {
+        __type: errorType('TransactionCanceledException'),
+        message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes}]`,
+        CancellationReasons: reasons,
+      },
+    };
+  }
+  const wanted = body['ReturnConsumedCapacity'];
+  return {
+    status: 200,
+    body:
+      wanted === 'TOTAL' || wanted === 'INDEXES'
+        ? {
+            ConsumedCapacity: [...capacity].map(([TableName, units]) => ({
+              TableName,
+              CapacityUnits: units,
+              WriteCapacityUnits: units,
+            })),
+          }
+        : {},
+  };
+}
+
+function validation(message: string): Reply {
+  return { status: 400, body: { __type: errorType('ValidationException'), message } };
+}
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    request.on('data', (part: Buffer) => parts.push(part));
+    request.on('end', () => resolve(Buffer.concat(parts)));
+    request.on('error', reject);
+  });
+}
+
+function send(response: ServerResponse, reply: Reply): void {
+  const payload = JSON.stringify(reply.body);
+  response.writeHead(reply.status, {
+    'content-type': 'application/x-amz-json-1.0',
+    'content-length': Buffer.byteLength(payload),
+    'x-amzn-requestid': `emulator-${Date.now()}`,
+  });
+  response.end(payload);
+}
+
+async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const target = String(request.headers['x-amz-target'] ?? '');
+  const operation = target.startsWith(TARGET) ? target.slice(TARGET.length) : '';
+  const raw = await readBody(request);
+  const headers = { ...request.headers };
+  delete headers['content-length'];
+  if (request.method !== 'POST' || !operation) {
+    // Anything but an operation (a probe, a preflight): dynalite answers it as it is.
+    const proxied = http.request(
+      {
+        host: '127.0.0.1',
+        port: innerPort,
+        method: request.method,
+        path: request.url,
+        agent,
+        headers: request.headers,
+      },
+      (reply) => {
+        response.writeHead(reply.statusCode ?? 500, reply.headers);
+        reply.pipe(response);
+      },
+    );
+    proxied.on('error', () => response.destroy());
+    proxied.end(raw);
+    return;
+  }
+  let body: Json;
+  try {
+    body = JSON.parse(raw.toString('utf8') || '{}') as Json;
+  } catch {
+    send(response, {
+      status: 400,
+      body: { __type: errorType('SerializationException'), message: 'Malformed JSON' },
+    });
+    return;
+  }
+  const reply =
+    operation === 'TransactWriteItems'
+      ? await lock.write(() => transactWrite(body, headers))
+      : WRITES.has(operation)
+        ? await lock.write(() => singleWrite(operation, body, headers))
+        : await lock.read(() => call(operation, body, headers));
+  send(response, reply);
+}
+
+const server = http.createServer((request, response) => {
+  handle(request, response).catch((error: unknown) => {
+    send(response, {
+      status: 500,
+      body: { __type: errorType('InternalServerError'), message: String(error) },
+    });
+  });
+});
 
 function stop(): void {
-  server.close(() => process.exit(0));
+  server.close(() => inner.close(() => process.exit(0)));
 }
 process.on('SIGTERM', stop);
 process.on('SIGINT', () => undefined); // Ctrl-C reaches the whole group: the parent decides
 process.on('disconnect', stop);
 
-server.once('error', (error) => {
-  process.stderr.write(`DynamoDB emulator: ${String(error)}\n`);
-  process.exit(1);
+for (const listener of [server, inner]) {
+  listener.once('error', (error) => {
+    process.stderr.write(`DynamoDB emulator: ${String(error)}\n`);
+    process.exit(1);
+  });
+}
+inner.listen(0, '127.0.0.1', () => {
+  innerPort = (inner.address() as AddressInfo).port;
+  server.listen(port, '127.0.0.1', () => process.send?.({ type: 'ready' }));
 });
-server.listen(port, '127.0.0.1', () => process.send?.({ type: 'ready' }));
