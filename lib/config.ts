@@ -5,6 +5,8 @@
 export interface Config {
   readonly filesTable: string;
   readonly membersTable: string;
+  /** The chunks and parts of uploads in progress, an item each. */
+  readonly uploadsTable: string;
   readonly bucket: string;
   /**
    * Where the HS256 secret comes from: the value itself (the local stage and tests), or the
@@ -87,6 +89,7 @@ export function loadConfig(env: Env): Config {
   return Object.freeze({
     filesTable: required(env, 'FILES_TABLE'),
     membersTable: required(env, 'MEMBERS_TABLE'),
+    uploadsTable: required(env, 'UPLOADS_TABLE'),
     bucket: required(env, 'BUCKET'),
     jwtSecret,
     s3Endpoint: optional(env, 'S3_ENDPOINT'),

@@ -1,4 +1,9 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandInput,
@@ -9,13 +14,23 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  TransactWriteCommand,
   UpdateCommand,
-  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { config } from '../config';
-import { conflict } from '../domain/errors';
-import type { FileRecord } from '../domain/file';
+import type { FileRecord, ReceivedChunk } from '../domain/file';
+import {
+  firstFailed,
+  guardsOf,
+  type Bindings,
+  type Guard,
+  type GuardName,
+  type Transition,
+  type Written,
+} from '../domain/lifecycle';
 import type { FileRecords, Memberships } from '../domain/ports';
+import type { FileKey, RevisionRef } from '../domain/refs';
 import { principalKey, type Principal, type Role } from '../domain/principal';
 
 const client = DynamoDBDocumentClient.from(
@@ -23,10 +38,36 @@ const client = DynamoDBDocumentClient.from(
   { marshallOptions: { removeUndefinedValues: true } },
 );
 
-const LIVE = 'attribute_exists(id) AND attribute_not_exists(deleting)';
-// `state` is a DynamoDB reserved word; the upload's other names are spelled out alike.
-// DynamoDB refuses names an expression does not use, hence the pick.
-const UPLOAD_NAMES = {
+const key = (file: FileKey) => ({ company_id: file.companyId, id: file.fileId });
+
+/**
+ * What each guard of lifecycle.ts is as a condition expression. `state` and `size` are
+ * reserved words, hence the names; the values are the write's bindings.
+ */
+const CONDITIONS: Readonly<Record<GuardName, string | ((bound: Bindings) => string)>> = {
+  absent: 'attribute_not_exists(id)',
+  exists: 'attribute_exists(id)',
+  notDeleting: 'attribute_not_exists(deleting)',
+  noContent: 'attribute_not_exists(content)',
+  noUpload: 'attribute_not_exists(#upload)',
+  contentIs: (bound) =>
+    bound.revision === undefined ? 'attribute_not_exists(content)' : 'content.revision = :revision',
+  uploadIs: '#upload.#revision = :revision',
+  receiving: '#upload.#state = :receiving',
+  assembling: '#upload.#state = :assembling',
+  allChunksIn: '#upload.#count = #upload.#total',
+  claimFree: '(#upload.#state = :receiving OR #upload.#until < :at)',
+  holdsClaim: '#upload.#claim = :claim',
+  noRetriedChunk: (bound) =>
+    '(attribute_exists(#upload) OR attribute_not_exists(content.retried) OR ' +
+    'content.completed_at < :at OR content.chunks <> :chunks' +
+    (bound.size ? ' OR content.#size <> :size)' : ')'),
+  completedSince: 'content.completed_at >= :at',
+  thumbnailsAwaited: 'content.thumbnails_status = :waiting',
+  thumbnailsFree:
+    '(attribute_not_exists(content.thumbnail_lease) OR content.thumbnail_lease < :at)',
+};
+const NAMES: Record<string, string> = {
   '#upload': 'upload',
   '#revision': 'revision',
   '#state': 'state',
@@ -34,44 +75,128 @@ const UPLOAD_NAMES = {
   '#total': 'total_chunks',
   '#claim': 'claim',
   '#until': 'claim_until',
-  '#chunks': 'chunks',
-  '#parts': 'parts',
+  '#size': 'size',
 };
-const names = (...placeholders: (keyof typeof UPLOAD_NAMES)[]) =>
-  Object.fromEntries(placeholders.map((placeholder) => [placeholder, UPLOAD_NAMES[placeholder]]));
+const CONSTANTS = { ':receiving': 'receiving', ':assembling': 'assembling', ':waiting': 'waiting' };
 
-async function unlessConditionFails<T>(write: Promise<T>): Promise<T | undefined> {
+/** A change of one record and its values; `:name` placeholders of the guards come from bindings. */
+interface Change {
+  update: string;
+  values?: Record<string, unknown>;
+}
+
+/** The condition of the guards, with only the names and values the expressions use. */
+function expression(guards: readonly Guard[], change: Change) {
+  const condition = guards
+    .map((guard) => {
+      const text = CONDITIONS[guard.name];
+      return typeof text === 'function' ? text(guard) : text;
+    })
+    .join(' AND ');
+  const text = `${change.update} ${condition}`;
+  const bound: Bindings = guards[0] ?? {};
+  const all: Record<string, unknown> = {
+    ...CONSTANTS,
+    ':revision': bound.revision,
+    ':claim': bound.claim,
+    ':at': bound.at,
+    ':chunks': bound.chunks,
+    ':size': bound.size,
+    ...change.values,
+  };
+  const used = <T>(table: Record<string, T>) =>
+    Object.fromEntries(
+      Object.entries(table).filter(([name]) => new RegExp(`${name}\\b`).test(text)),
+    );
+  const names = used(NAMES);
+  const values = used(all);
+  return {
+    ...(condition && { ConditionExpression: condition }),
+    ...(Object.keys(names).length > 0 && { ExpressionAttributeNames: names }),
+    ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
+  };
+}
+
+/** Which guard refused a write, judged on the item as it was when its condition failed. */
+function refusal(transition: Transition, guards: readonly Guard[], item: unknown) {
+  const record = item
+    ? (unmarshall(item as Record<string, AttributeValue>) as FileRecord)
+    : undefined;
+  const failed = firstFailed(guards, record);
+  if (!failed) throw new Error(`DynamoDB refused ${transition} although its guards hold`);
+  return { ok: false as const, failed, record };
+}
+
+/** One transition of one record: its change, written only while its guards hold. */
+async function transition(
+  file: FileKey,
+  name: Transition,
+  bindings: Bindings,
+  change: Change,
+): Promise<Written> {
+  const guards = guardsOf(name, bindings);
   try {
-    return await write;
+    const { Attributes } = await client.send(
+      new UpdateCommand({
+        TableName: config.filesTable,
+        Key: key(file),
+        UpdateExpression: change.update,
+        ...expression(guards, change),
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
+    return { ok: true, record: Attributes as FileRecord };
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return undefined;
+    if (error instanceof ConditionalCheckFailedException) return refusal(name, guards, error.Item);
     throw error;
   }
 }
 
-const key = (companyId: string, fileId: string) => ({ company_id: companyId, id: fileId });
+/** Chunks and parts of an upload live in the uploads table, under keys of their own. */
+const chunksOf = (ref: RevisionRef) => `${ref.companyId}/${ref.fileId}/${ref.revision}`;
+const partsOf = (ref: RevisionRef) => `${chunksOf(ref)}/parts`;
+/** DynamoDB's TTL removes them, at no cost, once the bucket has expired their objects. */
+const expiresAt = () => Math.ceil(Date.now() / 1000) + config.abandonedUploadSeconds + 86_400;
 
-/** A conditional update of one file record; undefined when its condition does not hold. */
-function update(
-  companyId: string,
-  fileId: string,
-  input: Omit<UpdateCommandInput, 'TableName' | 'Key'>,
-) {
-  return unlessConditionFails(
-    client.send(
-      new UpdateCommand({ TableName: config.filesTable, Key: key(companyId, fileId), ...input }),
-    ),
-  );
+async function queryAll(
+  upload: string,
+  range?: { from: number; to: number },
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(
+      new QueryCommand({
+        TableName: config.uploadsTable,
+        KeyConditionExpression: range ? '#u = :u AND n BETWEEN :from AND :to' : '#u = :u',
+        ExpressionAttributeNames: { '#u': 'upload' },
+        ExpressionAttributeValues: {
+          ':u': upload,
+          ...(range && { ':from': range.from, ':to': range.to }),
+        },
+        ExclusiveStartKey: start,
+        ConsistentRead: true,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+function chunkItem(ref: RevisionRef, chunkNumber: number, chunk: ReceivedChunk) {
+  return {
+    TableName: config.uploadsTable,
+    Item: { upload: chunksOf(ref), n: chunkNumber, ...chunk, expires_at: expiresAt() },
+    ConditionExpression: 'attribute_not_exists(n)',
+  };
 }
 
 export const fileRecords: FileRecords = {
-  async get(companyId, fileId) {
+  async get(file) {
     const { Item } = await client.send(
-      new GetCommand({
-        TableName: config.filesTable,
-        Key: key(companyId, fileId),
-        ConsistentRead: true,
-      }),
+      new GetCommand({ TableName: config.filesTable, Key: key(file), ConsistentRead: true }),
     );
     return Item as FileRecord | undefined;
   },
@@ -99,252 +224,275 @@ export const fileRecords: FileRecords = {
     } while (start);
   },
 
-  async create(record) {
-    const created = await unlessConditionFails(
-      client.send(
-        new PutCommand({
-          TableName: config.filesTable,
-          Item: record,
-          ConditionExpression: 'attribute_not_exists(id)',
-        }),
-      ),
-    );
-    if (!created) throw conflict('A file with this id already exists');
-  },
-
-  async replaceContent(companyId, fileId, content, expectedRevision, now) {
-    const result = await update(companyId, fileId, {
-      UpdateExpression: 'SET content = :content, updated_at = :now',
-      ConditionExpression:
-        `${LIVE} AND attribute_not_exists(upload) AND ` +
-        (expectedRevision === undefined
-          ? 'attribute_not_exists(content)'
-          : 'content.revision = :expected'),
-      ExpressionAttributeValues: {
-        ':content': content,
-        ':now': now,
-        ...(expectedRevision !== undefined && { ':expected': expectedRevision }),
-      },
-      ReturnValues: 'ALL_NEW',
-    });
-    return result?.Attributes as FileRecord | undefined;
-  },
-
-  async startUpload(companyId, fileId, upload, { overwrite, replacing, retriedSince }) {
-    let live = overwrite ? LIVE : `${LIVE} AND attribute_not_exists(content)`;
-    if (retriedSince !== undefined) {
-      live +=
-        ' AND (attribute_exists(#upload) OR attribute_not_exists(content.retried) OR ' +
-        'content.completed_at < :since OR content.chunks <> :chunks' +
-        (upload.total_size ? ' OR content.#size <> :size)' : ')');
+  async create(record, firstChunk) {
+    const guards = guardsOf('create');
+    const put = {
+      TableName: config.filesTable,
+      Item: record,
+      ...expression(guards, { update: '' }),
+    };
+    const ref = {
+      companyId: record.company_id,
+      fileId: record.id,
+      revision: record.upload?.revision ?? '',
+    };
+    try {
+      if (!firstChunk) {
+        await client.send(
+          new PutCommand({ ...put, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+        );
+      } else {
+        await client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              { Put: { ...put, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+              { Put: chunkItem(ref, firstChunk.chunkNumber, firstChunk.chunk) },
+            ],
+          }),
+        );
+      }
+      return { ok: true, record };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException)
+        return refusal('create', guards, error.Item);
+      if (error instanceof TransactionCanceledException) {
+        return refusal('create', guards, error.CancellationReasons?.[0]?.Item);
+      }
+      throw error;
     }
-    const result = await update(companyId, fileId, {
-      UpdateExpression: replacing
-        ? 'SET #upload = :upload, updated_at = :now'
-        : 'SET #upload = if_not_exists(#upload, :upload), updated_at = :now',
-      ConditionExpression: replacing ? `${live} AND #upload.#revision = :replacing` : live,
-      ExpressionAttributeNames: {
-        ...(replacing ? names('#upload', '#revision') : names('#upload')),
-        // `size` is a reserved word.
-        ...(retriedSince !== undefined && upload.total_size && { '#size': 'size' }),
+  },
+
+  replaceContent(file, content, expected, now) {
+    return transition(
+      file,
+      'replaceContent',
+      { revision: expected },
+      {
+        update: 'SET content = :content, updated_at = :now',
+        values: { ':content': content, ':now': now },
       },
-      ExpressionAttributeValues: {
-        ':upload': upload,
-        ':now': upload.started_at,
-        ...(replacing && { ':replacing': replacing }),
-        ...(retriedSince !== undefined && {
-          ':since': retriedSince,
-          ':chunks': upload.total_chunks,
-          ...(upload.total_size && { ':size': upload.total_size }),
-        }),
-      },
-      ReturnValues: 'ALL_NEW',
-    });
-    return result?.Attributes as FileRecord | undefined;
-  },
-
-  async recordChunk(companyId, fileId, revision, chunkNumber, chunk) {
-    const result = await update(companyId, fileId, {
-      UpdateExpression:
-        'SET #upload.#chunks.#n = :chunk, #upload.#count = #upload.#count + :one, updated_at = :now',
-      ConditionExpression:
-        `${LIVE} AND #upload.#revision = :revision AND #upload.#state = :receiving ` +
-        'AND attribute_not_exists(#upload.#chunks.#n)',
-      ExpressionAttributeNames: {
-        ...names('#upload', '#chunks', '#count', '#revision', '#state'),
-        '#n': String(chunkNumber),
-      },
-      ExpressionAttributeValues: {
-        ':chunk': chunk,
-        ':one': 1,
-        ':now': Date.now(),
-        ':revision': revision,
-        ':receiving': 'receiving',
-      },
-      ReturnValues: 'ALL_NEW',
-    });
-    return result?.Attributes as FileRecord | undefined;
-  },
-
-  async recordPart(companyId, fileId, revision, part, uploaded) {
-    const result = await update(companyId, fileId, {
-      UpdateExpression: 'SET #upload.#parts.#p = :part',
-      ConditionExpression: `${LIVE} AND #upload.#revision = :revision`,
-      ExpressionAttributeNames: {
-        ...names('#upload', '#parts', '#revision'),
-        '#p': String(part),
-      },
-      ExpressionAttributeValues: { ':part': uploaded, ':revision': revision },
-    });
-    return result !== undefined;
-  },
-
-  async claimAssembly(companyId, fileId, revision, claim, until) {
-    const result = await update(companyId, fileId, {
-      UpdateExpression:
-        'SET #upload.#state = :assembling, #upload.#claim = :claim, #upload.#until = :until',
-      ConditionExpression:
-        `${LIVE} AND #upload.#revision = :revision AND #upload.#count = #upload.#total ` +
-        'AND (#upload.#state = :receiving OR #upload.#until < :claim)',
-      ExpressionAttributeNames: names(
-        '#upload',
-        '#state',
-        '#claim',
-        '#until',
-        '#revision',
-        '#count',
-        '#total',
-      ),
-      ExpressionAttributeValues: {
-        ':assembling': 'assembling',
-        ':receiving': 'receiving',
-        ':claim': claim,
-        ':until': until,
-        ':revision': revision,
-      },
-    });
-    return result !== undefined;
-  },
-
-  async renewClaim(companyId, fileId, revision, claim, until) {
-    const result = await update(companyId, fileId, {
-      UpdateExpression: 'SET #upload.#until = :until',
-      ConditionExpression: `${LIVE} AND #upload.#revision = :revision AND #upload.#claim = :claim`,
-      ExpressionAttributeNames: names('#upload', '#until', '#revision', '#claim'),
-      ExpressionAttributeValues: { ':until': until, ':revision': revision, ':claim': claim },
-    });
-    return result !== undefined;
-  },
-
-  async releaseAssembly(companyId, fileId, revision, claim) {
-    await update(companyId, fileId, {
-      UpdateExpression: 'SET #upload.#state = :receiving REMOVE #upload.#claim, #upload.#until',
-      ConditionExpression: '#upload.#revision = :revision AND #upload.#claim = :claim',
-      ExpressionAttributeNames: names('#upload', '#state', '#claim', '#until', '#revision'),
-      ExpressionAttributeValues: {
-        ':receiving': 'receiving',
-        ':revision': revision,
-        ':claim': claim,
-      },
-    });
-  },
-
-  async completeUpload(companyId, fileId, revision, claim, content) {
-    const result = await update(companyId, fileId, {
-      UpdateExpression: 'SET content = :content, updated_at = :now REMOVE #upload',
-      ConditionExpression:
-        `${LIVE} AND #upload.#revision = :revision AND #upload.#state = :assembling ` +
-        'AND #upload.#claim = :claim',
-      ExpressionAttributeNames: names('#upload', '#revision', '#state', '#claim'),
-      ExpressionAttributeValues: {
-        ':content': content,
-        ':now': content.completed_at ?? Date.now(),
-        ':revision': revision,
-        ':assembling': 'assembling',
-        ':claim': claim,
-      },
-      ReturnValues: 'ALL_NEW',
-    });
-    return result?.Attributes as FileRecord | undefined;
-  },
-
-  async cancelUpload(companyId, fileId, revision) {
-    await update(companyId, fileId, {
-      UpdateExpression: 'REMOVE #upload',
-      ConditionExpression: '#upload.#revision = :revision',
-      ExpressionAttributeNames: names('#upload', '#revision'),
-      ExpressionAttributeValues: { ':revision': revision },
-    });
-  },
-
-  async beginThumbnails(companyId, fileId, revision, now, until) {
-    const result = await update(companyId, fileId, {
-      UpdateExpression: 'SET content.thumbnail_lease = :until ADD content.thumbnail_attempts :one',
-      ConditionExpression:
-        `${LIVE} AND content.revision = :revision AND content.thumbnails_status = :waiting ` +
-        'AND (attribute_not_exists(content.thumbnail_lease) OR content.thumbnail_lease < :now)',
-      ExpressionAttributeValues: {
-        ':one': 1,
-        ':until': until,
-        ':now': now,
-        ':revision': revision,
-        ':waiting': 'waiting',
-      },
-      ReturnValues: 'ALL_NEW',
-    });
-    return (result?.Attributes as FileRecord | undefined)?.content?.thumbnail_attempts;
-  },
-
-  async markRetried(companyId, fileId, revision, since) {
-    const result = await update(companyId, fileId, {
-      UpdateExpression: 'SET content.retried = :true',
-      ConditionExpression:
-        `${LIVE} AND content.revision = :revision AND attribute_not_exists(upload) ` +
-        'AND content.completed_at >= :since',
-      ExpressionAttributeValues: { ':true': true, ':revision': revision, ':since': since },
-    });
-    return result !== undefined;
-  },
-
-  async abandonThumbnails(companyId, fileId, revision) {
-    await update(companyId, fileId, {
-      UpdateExpression: 'REMOVE content.thumbnail_lease',
-      ConditionExpression: 'content.revision = :revision',
-      ExpressionAttributeValues: { ':revision': revision },
-    });
-  },
-
-  async finishThumbnails(companyId, fileId, revision, { status, thumbnails }) {
-    const result = await update(companyId, fileId, {
-      UpdateExpression:
-        'SET content.thumbnails_status = :status, content.thumbnails = :thumbnails, updated_at = :now ' +
-        'REMOVE content.thumbnail_lease',
-      ConditionExpression: `${LIVE} AND content.revision = :revision AND content.thumbnails_status = :waiting`,
-      ExpressionAttributeValues: {
-        ':status': status,
-        ':thumbnails': thumbnails,
-        ':now': Date.now(),
-        ':revision': revision,
-        ':waiting': 'waiting',
-      },
-    });
-    return result !== undefined;
-  },
-
-  async markDeleting(companyId, fileId) {
-    const result = await update(companyId, fileId, {
-      UpdateExpression: 'SET deleting = :true',
-      ConditionExpression: 'attribute_exists(id)',
-      ExpressionAttributeValues: { ':true': true },
-      ReturnValues: 'ALL_NEW',
-    });
-    return result?.Attributes as FileRecord | undefined;
-  },
-
-  async remove(companyId, fileId) {
-    await client.send(
-      new DeleteCommand({ TableName: config.filesTable, Key: key(companyId, fileId) }),
     );
+  },
+
+  startUpload(file, upload, how) {
+    const values = { ':upload': upload, ':now': upload.started_at };
+    if (how.as === 'restart' || how.as === 'restartOverwrite') {
+      return transition(
+        file,
+        how.as,
+        { revision: how.replacing },
+        {
+          update: 'SET #upload = :upload, updated_at = :now',
+          values,
+        },
+      );
+    }
+    const bindings =
+      how.as === 'overwrite'
+        ? { at: how.retriedSince, chunks: upload.total_chunks, size: upload.total_size }
+        : {};
+    // Joins the upload already in progress, if there is one.
+    return transition(file, how.as, bindings, {
+      update: 'SET #upload = if_not_exists(#upload, :upload), updated_at = :now',
+      values,
+    });
+  },
+
+  async recordChunk(ref, chunkNumber, chunk) {
+    const guards = guardsOf('recordChunk', { revision: ref.revision });
+    const change = {
+      update: 'SET updated_at = :now ADD #upload.#count :one',
+      values: { ':one': 1, ':now': Date.now() },
+    };
+    const count = {
+      TableName: config.filesTable,
+      Key: key(ref),
+      UpdateExpression: change.update,
+      ...expression(guards, change),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
+    try {
+      await client.send(
+        new TransactWriteCommand({
+          TransactItems: [{ Put: chunkItem(ref, chunkNumber, chunk) }, { Update: count }],
+        }),
+      );
+      return { ok: true };
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [chunkReason, countReason] = error.CancellationReasons ?? [];
+      if (countReason?.Code === 'ConditionalCheckFailed') {
+        return refusal('recordChunk', guards, countReason.Item);
+      }
+      if (chunkReason?.Code === 'ConditionalCheckFailed') return { ok: false, failed: 'recorded' };
+      throw error;
+    }
+  },
+
+  async chunks(ref, range) {
+    const items = await queryAll(chunksOf(ref), range);
+    return new Map(
+      items.map((item) => [
+        Number(item['n']),
+        { size: Number(item['size']), nonce: String(item['nonce']) },
+      ]),
+    );
+  },
+
+  async claimPart(ref, part) {
+    try {
+      await client.send(
+        new PutCommand({
+          TableName: config.uploadsTable,
+          Item: { upload: partsOf(ref), n: part, expires_at: expiresAt() },
+          ConditionExpression: 'attribute_not_exists(n)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  },
+
+  async recordPart(ref, part, { etag, size }) {
+    await client.send(
+      new UpdateCommand({
+        TableName: config.uploadsTable,
+        Key: { upload: partsOf(ref), n: part },
+        UpdateExpression: 'SET etag = :etag, #size = :size',
+        ExpressionAttributeNames: { '#size': 'size' },
+        ExpressionAttributeValues: { ':etag': etag, ':size': size },
+      }),
+    );
+  },
+
+  async parts(ref) {
+    const items = await queryAll(partsOf(ref));
+    const uploaded = items.filter((item) => item['etag'] !== undefined);
+    return new Map(
+      uploaded.map((item) => [
+        Number(item['n']),
+        { etag: String(item['etag']), size: Number(item['size']) },
+      ]),
+    );
+  },
+
+  claimAssembly(ref, claim, until) {
+    return transition(
+      ref,
+      'claim',
+      { revision: ref.revision, at: claim },
+      {
+        update:
+          'SET #upload.#state = :assembling, #upload.#claim = :claim, #upload.#until = :until',
+        values: { ':claim': claim, ':until': until },
+      },
+    );
+  },
+
+  renewClaim(ref, claim, until) {
+    return transition(
+      ref,
+      'renewClaim',
+      { revision: ref.revision, claim },
+      {
+        update: 'SET #upload.#until = :until',
+        values: { ':until': until },
+      },
+    );
+  },
+
+  releaseAssembly(ref, claim) {
+    return transition(
+      ref,
+      'release',
+      { revision: ref.revision, claim },
+      {
+        update: 'SET #upload.#state = :receiving REMOVE #upload.#claim, #upload.#until',
+      },
+    );
+  },
+
+  completeUpload(ref, claim, content) {
+    return transition(
+      ref,
+      'complete',
+      { revision: ref.revision, claim },
+      {
+        update: 'SET content = :content, updated_at = :now REMOVE #upload',
+        values: { ':content': content, ':now': content.completed_at ?? Date.now() },
+      },
+    );
+  },
+
+  markRetried(ref, since) {
+    return transition(
+      ref,
+      'markRetried',
+      { revision: ref.revision, at: since },
+      {
+        update: 'SET content.retried = :true',
+        values: { ':true': true },
+      },
+    );
+  },
+
+  cancelUpload(ref) {
+    return transition(ref, 'cancel', { revision: ref.revision }, { update: 'REMOVE #upload' });
+  },
+
+  beginThumbnails(ref, now, until) {
+    return transition(
+      ref,
+      'beginThumbnails',
+      { revision: ref.revision, at: now },
+      {
+        update: 'SET content.thumbnail_lease = :until ADD content.thumbnail_attempts :one',
+        values: { ':until': until, ':one': 1 },
+      },
+    );
+  },
+
+  abandonThumbnails(ref) {
+    return transition(
+      ref,
+      'abandonThumbnails',
+      { revision: ref.revision },
+      {
+        update: 'REMOVE content.thumbnail_lease',
+      },
+    );
+  },
+
+  finishThumbnails(ref, { status, thumbnails }) {
+    return transition(
+      ref,
+      'finishThumbnails',
+      { revision: ref.revision },
+      {
+        update:
+          'SET content.thumbnails_status = :status, content.thumbnails = :thumbnails, ' +
+          'updated_at = :now REMOVE content.thumbnail_lease',
+        values: { ':status': status, ':thumbnails': thumbnails, ':now': Date.now() },
+      },
+    );
+  },
+
+  markDeleting(file) {
+    return transition(
+      file,
+      'markDeleting',
+      {},
+      {
+        update: 'SET deleting = :true',
+        values: { ':true': true },
+      },
+    );
+  },
+
+  async remove(file) {
+    await client.send(new DeleteCommand({ TableName: config.filesTable, Key: key(file) }));
   },
 };
 
@@ -374,7 +522,7 @@ export const memberships: Memberships = {
   async roleAndFile(companyId, fileId, principal) {
     let pending: BatchGetCommandInput['RequestItems'] = {
       [config.membersTable]: { Keys: [memberKey(companyId, principal)] },
-      [config.filesTable]: { Keys: [key(companyId, fileId)], ConsistentRead: true },
+      [config.filesTable]: { Keys: [key({ companyId, fileId })], ConsistentRead: true },
     };
     const found = new Map<string, Record<string, unknown>>();
     for (let attempt = 1; pending && Object.keys(pending).length > 0; attempt++) {

@@ -37,8 +37,8 @@ export interface Content {
 }
 
 /**
- * A chunk as recorded: each attempt writes its own key (keys.chunk with its nonce), and only
- * the recorded one counts. Kept small: up to 10,000 of them live in one DynamoDB item.
+ * A chunk as recorded, in an item of its own: each attempt writes its own key (keys.chunk with
+ * its nonce), and only the recorded one counts.
  */
 export interface ReceivedChunk {
   size: number;
@@ -68,18 +68,15 @@ export interface PendingUpload {
   claim?: number;
   /** When the claim lapses: a claim whose holder died is taken over after that. */
   claim_until?: number;
+  /** Chunks recorded (each in an item of its own, FileRecords.chunks): counted with each. */
   chunk_count: number;
-  /** Chunk number -> the chunk as recorded, once per chunk. */
-  chunks: Record<string, ReceivedChunk>;
   /**
    * The S3 multipart upload that becomes the revision's `data`. Parts of `part_chunks`
-   * consecutive chunks are uploaded as soon as their chunks are in, so completing the upload
-   * is mostly S3's CompleteMultipartUpload.
+   * consecutive chunks are uploaded as soon as their chunks are in (FileRecords.parts), so
+   * completing the upload is mostly S3's CompleteMultipartUpload.
    */
   multipart_id: string;
   part_chunks: number;
-  /** Part number -> the part uploaded ahead of completion. */
-  parts: Record<string, UploadedPart>;
 }
 
 /** What a client announced when it created the file without data. */

@@ -23,6 +23,7 @@ import {
 } from './read-links';
 import { awaitThumbnails, initialThumbnails } from './thumbnails';
 import type { RecordServices, Services, StorageServices } from './ports';
+import { fileKey, revisionRef } from './refs';
 import {
   discardUpload,
   declaredFor,
@@ -142,7 +143,7 @@ export async function createFile(
     return present(s, await firstChunkOfNewFile(s, record, { ...request, data }), request.links);
   }
   if (data) record.content = await storeWhole(s, record, params, data);
-  await s.records.create(record);
+  if (!(await s.records.create(record)).ok) throw conflict('A file with this id already exists');
   return reply(s, request, record);
 }
 
@@ -167,19 +168,13 @@ export async function uploadToFile(
 
   const previous = record.content?.revision;
   const content = await storeWhole(s, record, params, data);
-  const updated = await s.records.replaceContent(
-    record.company_id,
-    record.id,
-    content,
-    previous,
-    s.now(),
-  );
-  if (!updated) {
+  const updated = await s.records.replaceContent(fileKey(record), content, previous, s.now());
+  if (!updated.ok) {
     await s.blobs.deletePrefix(keys.revisionPrefix(record.company_id, record.id, content.revision));
     throw conflict('The file changed during this upload (overwritten or deleted); retry');
   }
   if (previous) await dropRevision(s, record, previous);
-  return reply(s, request, updated);
+  return reply(s, request, updated.record);
 }
 
 export async function getFile(
@@ -197,7 +192,12 @@ export async function testChunk(
 ): Promise<PublicFile | undefined> {
   const { record } = await openFile(s, ref);
   const overwriting = ref.principal.kind === 'application';
-  return hasChunk(record, ref.chunkNumber, { now: s.now(), overwriting })
+  const { upload } = record;
+  const n = ref.chunkNumber;
+  const recorded =
+    upload !== undefined &&
+    (await s.records.chunks(revisionRef(record, upload.revision), { from: n, to: n })).has(n);
+  return hasChunk(record, n, { now: s.now(), overwriting, recorded })
     ? present(s, record, ref.links)
     : undefined;
 }
@@ -223,7 +223,7 @@ async function openForReading(
     forbidden('This link is not valid: it has expired, was altered, or the file was overwritten');
   // An expired or malformed link costs no read.
   if (reader.kind === 'link' && !linkLives(reader, s.now())) throw refused();
-  const record = await s.records.get(companyId, fileId);
+  const record = await s.records.get({ companyId, fileId });
   if (!record || record.deleting) throw notFound('File not found');
   if (reader.kind === 'link' && !isValidLink(record, target, reader, s.now())) throw refused();
   return record;
@@ -289,11 +289,11 @@ export async function purgeFile(
   fileId: string,
 ): Promise<boolean> {
   // The record as marked, so an upload that started meanwhile is ended too.
-  const marked = await s.records.markDeleting(companyId, fileId);
-  if (!marked) return false;
-  if (marked.upload) await discardUpload(s, marked, marked.upload);
+  const marked = await s.records.markDeleting({ companyId, fileId });
+  if (!marked.ok) return false;
+  if (marked.record.upload) await discardUpload(s, marked.record, marked.record.upload);
   await s.blobs.deletePrefix(keys.filePrefix(companyId, fileId));
   await s.blobs.deletePrefix(keys.uploadsPrefix(companyId, fileId));
-  await s.records.remove(companyId, fileId);
+  await s.records.remove({ companyId, fileId });
   return true;
 }

@@ -7,133 +7,91 @@ import type {
   Thumbnail,
   UploadedPart,
 } from './file';
+import type { GuardName, Written } from './lifecycle';
+import type { FileKey, RevisionRef } from './refs';
 import type { Principal, Role } from './principal';
 
-/** File records (DynamoDB). Every state change is a conditional write. */
+/** How an upload starts: see `start`, `overwrite`, `restart` in lifecycle.ts. */
+export type StartAs =
+  | { as: 'start' }
+  | { as: 'overwrite'; retriedSince: number }
+  | { as: 'restart' | 'restartOverwrite'; replacing: string };
+
+/** A chunk's recording: refused when already recorded, or by the file's guards. */
+export type Recorded =
+  | { ok: true }
+  | { ok: false; failed: 'recorded' }
+  | { ok: false; failed: GuardName; record: FileRecord | undefined };
+
+/**
+ * File records (DynamoDB), and the chunks and parts of their uploads. Every change of a
+ * record is a transition of lifecycle.ts, written only while its guards hold; a refused one
+ * reports the guard that failed and the record as it then was.
+ */
 export interface FileRecords {
-  get(companyId: string, fileId: string): Promise<FileRecord | undefined>;
+  get(file: FileKey): Promise<FileRecord | undefined>;
   /** Every record, or a company's, page by page (the sweeper's walk). */
   list(companyId?: string): AsyncIterable<FileRecord>;
-  /** Fails with Conflict if a record with this id exists. */
-  create(record: FileRecord): Promise<void>;
-  /**
-   * Makes `content` current if the record exists, is not being deleted, has no upload in
-   * progress, and its current content revision is still `expectedRevision` (undefined: no
-   * content yet). Returns the updated record, or undefined when that no longer holds.
-   */
+  /** `create`; with `firstChunk`, that chunk of the record's upload is recorded with it. */
+  create(
+    record: FileRecord,
+    firstChunk?: { chunkNumber: number; chunk: ReceivedChunk },
+  ): Promise<Written>;
+  /** `replaceContent`: `content` becomes current if the content is still `expected`. */
   replaceContent(
-    companyId: string,
-    fileId: string,
+    file: FileKey,
     content: Content,
-    expectedRevision: string | undefined,
+    expected: string | undefined,
     now: number,
-  ): Promise<FileRecord | undefined>;
+  ): Promise<Written>;
   /**
-   * Starts `upload` unless one is already in progress (or replaces the upload of revision
-   * `replacing`), in one atomic write, and returns the record with whichever upload is now in
-   * progress. Undefined if the file is gone, is complete and `overwrite` is false, or the
-   * upload to replace is no longer there.
+   * Starts `upload`, or joins the one already in progress (`start`, `overwrite`), or replaces
+   * the upload `replacing` (`restart…`). The record tells which upload is now in progress.
    */
-  startUpload(
-    companyId: string,
-    fileId: string,
-    upload: PendingUpload,
-    options: {
-      overwrite: boolean;
-      replacing?: string;
-      /**
-       * Not started (an upload in progress is still joined) while the content has this
-       * upload's totals and had a chunk answered as a late retry, if it completed after this.
-       */
-      retriedSince?: number;
-    },
-  ): Promise<FileRecord | undefined>;
+  startUpload(file: FileKey, upload: PendingUpload, how: StartAs): Promise<Written>;
+  /** `recordChunk`: chunk n, once, in one atomic write with the upload's count. */
+  recordChunk(upload: RevisionRef, chunkNumber: number, chunk: ReceivedChunk): Promise<Recorded>;
+  /** The recorded chunks of an upload, by number, all of them or those from..to. */
+  chunks(
+    upload: RevisionRef,
+    range?: { from: number; to: number },
+  ): Promise<Map<number, ReceivedChunk>>;
+  /** Takes part `part` to upload ahead of completion: true for exactly one caller. */
+  claimPart(upload: RevisionRef, part: number): Promise<boolean>;
+  /** Notes the part the claim's holder uploaded. */
+  recordPart(upload: RevisionRef, part: number, uploaded: UploadedPart): Promise<void>;
+  /** The parts uploaded ahead, by number. */
+  parts(upload: RevisionRef): Promise<Map<number, UploadedPart>>;
   /**
-   * Records chunk `chunkNumber` of the upload of `revision` once. Returns the record after
-   * it, or undefined when the chunk was already recorded, or the upload is no longer
-   * receiving chunks (assembling, complete, replaced or deleted).
+   * `claim`: the fully received upload is assembled under the fencing token `claim` until
+   * `until`; exactly one caller wins. A claim that lapsed (its holder died) may be taken over.
    */
-  recordChunk(
-    companyId: string,
-    fileId: string,
-    revision: string,
-    chunkNumber: number,
-    chunk: ReceivedChunk,
-  ): Promise<FileRecord | undefined>;
-  /** Notes a multipart part uploaded ahead of completion; false if the upload moved on. */
-  recordPart(
-    companyId: string,
-    fileId: string,
-    revision: string,
-    part: number,
-    uploaded: UploadedPart,
-  ): Promise<boolean>;
+  claimAssembly(upload: RevisionRef, claim: number, until: number): Promise<Written>;
+  /** `renewClaim`, for an assembly handed to the asynchronous assembler. */
+  renewClaim(upload: RevisionRef, claim: number, until: number): Promise<Written>;
+  /** `release`: the holder gives its claim back after a failure, so a retry can claim again. */
+  releaseAssembly(upload: RevisionRef, claim: number): Promise<Written>;
+  /** `complete`: the assembled upload becomes the file's content. */
+  completeUpload(upload: RevisionRef, claim: number, content: Content): Promise<Written>;
+  /** `markRetried`: a chunk of the content was answered as a late retry. */
+  markRetried(content: RevisionRef, since: number): Promise<Written>;
+  /** `cancel`: the upload is dropped (it can never complete). */
+  cancelUpload(upload: RevisionRef): Promise<Written>;
   /**
-   * Moves a fully received upload to `assembling` under the fencing token `claim` until
-   * `until`: exactly one caller wins. A claim that lapsed (its holder died) may be taken over.
+   * `beginThumbnails`: an attempt at the content's thumbnails, holding them until `until`,
+   * counted in `content.thumbnail_attempts`.
    */
-  claimAssembly(
-    companyId: string,
-    fileId: string,
-    revision: string,
-    claim: number,
-    until: number,
-  ): Promise<boolean>;
-  /** Extends the holder's claim, for an assembly handed to the asynchronous assembler. */
-  renewClaim(
-    companyId: string,
-    fileId: string,
-    revision: string,
-    claim: number,
-    until: number,
-  ): Promise<boolean>;
-  /** Gives the holder's claim back after a failure, so a retry can claim again. */
-  releaseAssembly(
-    companyId: string,
-    fileId: string,
-    revision: string,
-    claim: number,
-  ): Promise<void>;
-  /** Makes an assembled upload the file's content, if `claim` still holds it. */
-  completeUpload(
-    companyId: string,
-    fileId: string,
-    revision: string,
-    claim: number,
-    content: Content,
-  ): Promise<FileRecord | undefined>;
-  /**
-   * Notes on the content of `revision` that a chunk of it is answered as a late retry, unless
-   * an upload started meanwhile (the chunk then belongs to it) or the content completed
-   * before `since`. False when not noted.
-   */
-  markRetried(companyId: string, fileId: string, revision: string, since: number): Promise<boolean>;
-  /** Drops the upload of `revision` from the record (it can never complete). */
-  cancelUpload(companyId: string, fileId: string, revision: string): Promise<void>;
-  /**
-   * Starts an attempt at the thumbnails of `revision`, holding it until `until`: counts it
-   * and returns its number, or undefined when they are no longer awaited (done, other
-   * content) or another attempt holds them.
-   */
-  beginThumbnails(
-    companyId: string,
-    fileId: string,
-    revision: string,
-    now: number,
-    until: number,
-  ): Promise<number | undefined>;
-  /** Lets the next attempt start at once, after a failed one. */
-  abandonThumbnails(companyId: string, fileId: string, revision: string): Promise<void>;
-  /** Sets the outcome if `revision` is still the content and its thumbnails are awaited. */
+  beginThumbnails(content: RevisionRef, now: number, until: number): Promise<Written>;
+  /** `abandonThumbnails`: the next attempt may start at once, after a failed one. */
+  abandonThumbnails(content: RevisionRef): Promise<Written>;
+  /** `finishThumbnails`. */
   finishThumbnails(
-    companyId: string,
-    fileId: string,
-    revision: string,
+    content: RevisionRef,
     outcome: { status: 'done' | 'error'; thumbnails: Thumbnail[] },
-  ): Promise<boolean>;
-  /** Hides the record from readers while its objects are removed; undefined if it is gone. */
-  markDeleting(companyId: string, fileId: string): Promise<FileRecord | undefined>;
-  remove(companyId: string, fileId: string): Promise<void>;
+  ): Promise<Written>;
+  /** `markDeleting`: hidden from readers while its objects are removed. */
+  markDeleting(file: FileKey): Promise<Written>;
+  remove(file: FileKey): Promise<void>;
 }
 
 export interface Memberships {

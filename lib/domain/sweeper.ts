@@ -69,10 +69,13 @@ async function repair(s: Services, record: FileRecord, action: Action): Promise<
     case 'failed_thumbnails': {
       const revision = record.content?.revision ?? '';
       await s.blobs.deletePrefix(keys.thumbnailsPrefix(companyId, fileId, revision));
-      await s.records.finishThumbnails(companyId, fileId, revision, {
-        status: 'error',
-        thumbnails: [],
-      });
+      await s.records.finishThumbnails(
+        { companyId, fileId, revision },
+        {
+          status: 'error',
+          thumbnails: [],
+        },
+      );
       return;
     }
   }

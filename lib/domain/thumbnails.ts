@@ -2,6 +2,7 @@ import { RetryLater } from './errors';
 import type { Content, FileRecord, Thumbnail, ThumbnailsStatus } from './file';
 import { keys, revisionTime } from './ids';
 import type { RecordServices, StorageServices, Thumbnailer } from './ports';
+import { fileKey, revisionRef, type RevisionRef } from './refs';
 
 /** Lambda runs an S3-triggered function up to 3 times: the third run gives up at once. */
 const MAX_ATTEMPTS = 2;
@@ -18,11 +19,8 @@ const REVISION_WAIT_MS = 5_000;
 /** That update lands milliseconds after the bytes: look again soon. */
 const REVISION_POLL_MS = 10;
 
-export interface ContentRef {
-  companyId: string;
-  fileId: string;
-  revision: string;
-}
+/** A revision that became a file's content. */
+export type ContentRef = RevisionRef;
 
 /** Thumbnail status of new content: awaited if it may have previews, else done at once. */
 export function initialThumbnails(
@@ -54,32 +52,27 @@ export async function makeThumbnails(
   thumbnailer: Thumbnailer,
   ref: ContentRef,
 ): Promise<ThumbnailsStatus | undefined> {
-  const { companyId, fileId, revision } = ref;
+  const { revision } = ref;
   const record = await currentRecord(s, ref);
   const content = record?.content;
   if (!record || record.deleting || content?.revision !== revision) return undefined;
   if (content.thumbnails_status !== 'waiting') return undefined;
   const now = s.now();
-  const attempt = await s.records.beginThumbnails(
-    companyId,
-    fileId,
-    revision,
-    now,
-    now + ATTEMPT_LEASE_MS,
-  );
-  if (attempt === undefined) {
-    const now = await s.records.get(companyId, fileId);
-    const held = now?.content?.revision === revision && now.content.thumbnails_status === 'waiting';
+  const begun = await s.records.beginThumbnails(ref, now, now + ATTEMPT_LEASE_MS);
+  if (!begun.ok) {
     // Another run holds them: fail, so that Lambda tries again once that run is over.
-    if (held) throw new RetryLater(`another run holds the thumbnails of ${revision}`);
+    if (begun.failed === 'thumbnailsFree') {
+      throw new RetryLater(`another run holds the thumbnails of ${revision}`);
+    }
     return undefined; // done, or replaced
   }
+  const attempt = begun.record.content?.thumbnail_attempts ?? 1;
 
   try {
     return await settle(s, thumbnailer, record, content, attempt);
   } catch (error) {
     // Not the file's fault (storage failed): let the next try start at once.
-    await s.records.abandonThumbnails(companyId, fileId, revision);
+    await s.records.abandonThumbnails(ref);
     throw error;
   }
 }
@@ -104,9 +97,9 @@ async function settle(
   } else {
     outcome = await render(s, thumbnailer, record, content);
   }
-  if (!(await s.records.finishThumbnails(companyId, fileId, revision, outcome))) {
-    const now = await s.records.get(companyId, fileId);
-    if (!now || now.deleting || now.content?.revision !== revision) {
+  const finished = await s.records.finishThumbnails(revisionRef(record, revision), outcome);
+  if (!finished.ok) {
+    if (finished.failed !== 'thumbnailsAwaited') {
       // Replaced or deleted meanwhile: thumbnails written after that belong to nothing.
       await s.blobs.deletePrefix(keys.thumbnailsPrefix(companyId, fileId, revision));
     }
@@ -124,7 +117,7 @@ async function currentRecord(s: RecordServices, ref: ContentRef): Promise<FileRe
   const deadline = s.now() + REVISION_WAIT_MS;
   for (;;) {
     // A file created with its data has no record at all until just after its bytes.
-    const record = await s.records.get(ref.companyId, ref.fileId);
+    const record = await s.records.get(ref);
     if (record?.deleting || record?.content?.revision === ref.revision) return record;
     const current = record?.content?.revision;
     if (current && revisionTime(current) > revisionTime(ref.revision)) return record; // late
@@ -191,7 +184,7 @@ export async function awaitThumbnails(
   let current = record;
   while (current.content?.thumbnails_status === 'waiting' && s.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, deadline - s.now())));
-    const next = await s.records.get(record.company_id, record.id);
+    const next = await s.records.get(fileKey(record));
     if (!next || next.deleting) return current;
     current = next;
   }

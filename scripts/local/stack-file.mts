@@ -16,6 +16,7 @@ export interface StackInfo {
   lambdaEndpoint: string;
   filesTable: string;
   membersTable: string;
+  uploadsTable: string;
   jwtSecret: string;
   /** The functions' environment, as osls resolved it for the local stage. */
   environment: Record<string, string>;

@@ -289,6 +289,7 @@ class LocalStackPlugin {
       lambdaEndpoint: `http://127.0.0.1:${this.#settings.lambdaPort}`,
       filesTable: environment['FILES_TABLE'] ?? '',
       membersTable: environment['MEMBERS_TABLE'] ?? '',
+      uploadsTable: environment['UPLOADS_TABLE'] ?? '',
       jwtSecret: environment['JWT_SECRET'] ?? '',
       environment,
       functions: Object.fromEntries(

@@ -325,21 +325,25 @@ describe('least-privilege roles', () => {
     createFile: {
       'ssm:GetParameter': [secret],
       'dynamodb:GetItem': [table('members'), table('files')],
-      'dynamodb:PutItem': [table('files')],
-      'dynamodb:UpdateItem': [table('files')],
+      'dynamodb:PutItem': [table('files'), table('uploads')],
+      'dynamodb:UpdateItem': [table('files'), table('uploads')],
+      'dynamodb:Query': [table('uploads')],
       ...readWriteObjects,
     },
     uploadToFile: {
       'ssm:GetParameter': [secret],
       'dynamodb:BatchGetItem': [table('members'), table('files')],
       'dynamodb:GetItem': [table('files')],
-      'dynamodb:UpdateItem': [table('files')],
+      'dynamodb:UpdateItem': [table('files'), table('uploads')],
+      'dynamodb:PutItem': [table('uploads')],
+      'dynamodb:Query': [table('uploads')],
       ...readWriteObjects,
       'lambda:InvokeFunction': [assembler],
     },
     getFile: {
       'ssm:GetParameter': [secret],
       'dynamodb:BatchGetItem': [table('members'), table('files')],
+      'dynamodb:Query': [table('uploads')],
     },
     downloadFile: {
       'ssm:GetParameter': [secret],
@@ -375,7 +379,7 @@ describe('least-privilege roles', () => {
       'dynamodb:GetItem': [table('files')],
       'dynamodb:UpdateItem': [table('files')],
       'dynamodb:DeleteItem': [table('files')],
-      'dynamodb:Query': [table('files')],
+      'dynamodb:Query': [table('files'), table('uploads')],
       'dynamodb:Scan': [table('files')],
       ...readWriteObjects,
       'lambda:InvokeFunction': [assembler],
@@ -383,6 +387,7 @@ describe('least-privilege roles', () => {
     assembleUpload: {
       'dynamodb:GetItem': [table('files')],
       'dynamodb:UpdateItem': [table('files')],
+      'dynamodb:Query': [table('uploads')],
       ...readWriteObjects,
     },
   };
@@ -542,6 +547,21 @@ describe('storage', () => {
     },
   );
 
+  test('UploadsTable: on demand, an item per chunk or part of an upload, removed by TTL', () => {
+    const table = props('UploadsTable');
+    expect(resource('UploadsTable')['Condition']).toBe('CreateTables');
+    expect(table['TableName']).toBe(`serverless-files-${STAGE}-uploads`);
+    expect(table['BillingMode']).toBe('PAY_PER_REQUEST');
+    expect(table['KeySchema']).toEqual([
+      { AttributeName: 'upload', KeyType: 'HASH' },
+      { AttributeName: 'n', KeyType: 'RANGE' },
+    ]);
+    expect(table['TimeToLiveSpecification']).toEqual({
+      AttributeName: 'expires_at',
+      Enabled: true,
+    });
+  });
+
   test('the stack creates its bucket and tables unless told to use existing ones', () => {
     expect(template.Conditions).toEqual({
       CreateBucket: { 'Fn::Equals': ['true', 'true'] },
@@ -558,6 +578,7 @@ describe('storage', () => {
         createBucket: 'false',
         filesTableName: 'acme-files-records',
         membersTableName: 'acme-members',
+        uploadsTableName: 'acme-uploads',
         createTables: 'false',
       });
       expect(existing.Conditions).toEqual({
@@ -570,6 +591,7 @@ describe('storage', () => {
       expect(text).toContain(':s3:::acme-files/files/*');
       expect(text).toContain(':table/acme-files-records');
       expect(text).toContain(':table/acme-members');
+      expect(text).toContain(':table/acme-uploads');
       expect(existing.Resources['MakeThumbnailsCustomS31']!.Properties['BucketName']).toBe(
         'acme-files',
       );
@@ -587,6 +609,7 @@ test('outputs: the API URL, the bucket, the tables and the secret parameter', ()
       'BucketName',
       'FilesTableName',
       'MembersTableName',
+      'UploadsTableName',
       'JwtSecretParameter',
     ]),
   );

@@ -62,3 +62,23 @@ export async function fileIdsOf(companyId: string): Promise<string[]> {
 export async function putFileItem(item: Record<string, unknown>): Promise<void> {
   await documents.send(new PutCommand({ TableName: process.env['FILES_TABLE'], Item: item }));
 }
+
+/** The chunks recorded for an upload (an item each in the uploads table), by number. */
+export async function chunkItems(
+  companyId: string,
+  fileId: string,
+  revision: string,
+): Promise<Record<number, { size: number; nonce: string }>> {
+  const { Items } = await documents.send(
+    new QueryCommand({
+      TableName: process.env['UPLOADS_TABLE'],
+      KeyConditionExpression: '#upload = :upload',
+      ExpressionAttributeNames: { '#upload': 'upload' },
+      ExpressionAttributeValues: { ':upload': `${companyId}/${fileId}/${revision}` },
+      ConsistentRead: true,
+    }),
+  );
+  return Object.fromEntries(
+    (Items ?? []).map((item) => [item['n'], { size: item['size'], nonce: item['nonce'] }]),
+  );
+}

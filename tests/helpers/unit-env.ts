@@ -2,6 +2,7 @@
 Object.assign(process.env, {
   FILES_TABLE: 'unit-files',
   MEMBERS_TABLE: 'unit-members',
+  UPLOADS_TABLE: 'unit-uploads',
   BUCKET: 'unit-bucket',
   JWT_SECRET: 'unit-test-secret-unit-test-secret-0123',
   DOWNLOAD_URL_TTL_SECONDS: '300',
