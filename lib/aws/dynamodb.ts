@@ -298,11 +298,11 @@ export const fileRecords: FileRecords = {
     });
   },
 
-  async recordChunk(ref, chunkNumber, chunk) {
+  async recordChunk(ref, chunkNumber, chunk, now) {
     const guards = guardsOf('recordChunk', { revision: ref.revision });
     const change = {
       update: 'SET updated_at = :now ADD #upload.#count :one',
-      values: { ':one': 1, ':now': Date.now() },
+      values: { ':one': 1, ':now': now },
     };
     const count = {
       TableName: config.filesTable,
@@ -465,7 +465,7 @@ export const fileRecords: FileRecords = {
     );
   },
 
-  finishThumbnails(ref, { status, thumbnails }) {
+  finishThumbnails(ref, { status, thumbnails }, now) {
     return transition(
       ref,
       'finishThumbnails',
@@ -474,7 +474,7 @@ export const fileRecords: FileRecords = {
         update:
           'SET content.thumbnails_status = :status, content.thumbnails = :thumbnails, ' +
           'updated_at = :now REMOVE content.thumbnail_lease',
-        values: { ':status': status, ':thumbnails': thumbnails, ':now': Date.now() },
+        values: { ':status': status, ':thumbnails': thumbnails, ':now': now },
       },
     );
   },

@@ -50,7 +50,12 @@ export interface FileRecords {
    */
   startUpload(file: FileKey, upload: PendingUpload, how: StartAs): Promise<Written>;
   /** `recordChunk`: chunk n, once, in one atomic write with the upload's count. */
-  recordChunk(upload: RevisionRef, chunkNumber: number, chunk: ReceivedChunk): Promise<Recorded>;
+  recordChunk(
+    upload: RevisionRef,
+    chunkNumber: number,
+    chunk: ReceivedChunk,
+    now: number,
+  ): Promise<Recorded>;
   /** The recorded chunks of an upload, by number, all of them or those from..to. */
   chunks(
     upload: RevisionRef,
@@ -88,6 +93,7 @@ export interface FileRecords {
   finishThumbnails(
     content: RevisionRef,
     outcome: { status: 'done' | 'error'; thumbnails: Thumbnail[] },
+    now: number,
   ): Promise<Written>;
   /** `markDeleting`: hidden from readers while its objects are removed. */
   markDeleting(file: FileKey): Promise<Written>;

@@ -71,10 +71,8 @@ async function repair(s: Services, record: FileRecord, action: Action): Promise<
       await s.blobs.deletePrefix(keys.thumbnailsPrefix(companyId, fileId, revision));
       await s.records.finishThumbnails(
         { companyId, fileId, revision },
-        {
-          status: 'error',
-          thumbnails: [],
-        },
+        { status: 'error', thumbnails: [] },
+        s.now(),
       );
       return;
     }

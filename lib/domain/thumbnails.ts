@@ -97,7 +97,11 @@ async function settle(
   } else {
     outcome = await render(s, thumbnailer, record, content);
   }
-  const finished = await s.records.finishThumbnails(revisionRef(record, revision), outcome);
+  const finished = await s.records.finishThumbnails(
+    revisionRef(record, revision),
+    outcome,
+    s.now(),
+  );
   if (!finished.ok) {
     if (finished.failed !== 'thumbnailsAwaited') {
       // Replaced or deleted meanwhile: thumbnails written after that belong to nothing.

@@ -223,7 +223,7 @@ export async function receiveChunk(
   if (upload.state === 'receiving' && !(await s.records.chunks(ref, range)).has(chunkNumber)) {
     const { bytes } = request.data;
     const { key, chunk } = await storeAttempt(s, ref, chunkNumber, bytes);
-    const recorded = await s.records.recordChunk(ref, chunkNumber, chunk);
+    const recorded = await s.records.recordChunk(ref, chunkNumber, chunk, s.now());
     if (recorded.ok) {
       await uploadPartIfReady(s, record, upload, chunkNumber, { key, bytes });
     } else {

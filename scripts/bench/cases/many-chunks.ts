@@ -2,11 +2,17 @@
  * The protocol's own limit: 10,000 chunks of 100 bytes through the API, 5 in flight as
  * resumable.js sends them. A chunk should cost the same at chunk 10 and chunk 9,990: the
  * median time of a chunk among the first and the last 500, and the DynamoDB write units a
- * chunk's record write takes at both ends (ConsumedCapacity of a write to the file's item at
- * that point, which DynamoDB, and dynalite, count from the item's size). Bounded: one upload,
- * and it stops once the file is complete or after 15 minutes.
+ * chunk's recording takes at both ends: ConsumedCapacity of the transaction a chunk is
+ * recorded with (a chunk item put, the file's item updated), replayed at that point with a
+ * scratch chunk item and an update that changes nothing; DynamoDB, and the emulator, count
+ * both from the items' sizes. Bounded: one upload, and it stops once the file is complete or
+ * after 15 minutes.
  */
-import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  DynamoDBClient,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
 import { call, filesUrl } from '../../../tests/helpers/api';
 import { sendChunk, splitChunks, type ChunkedUpload } from '../../../tests/helpers/chunks';
 import { bearer } from '../../../tests/helpers/principals';
@@ -17,18 +23,39 @@ const IN_FLIGHT = 5;
 const ENDS = 500;
 const DEADLINE_MS = 15 * 60 * 1000;
 
-/** Write units of a write to the file's item as it is now (it changes nothing). */
+/** Write units of a chunk's recording, as the file's item is now (it changes nothing). */
 async function writeUnits(ctx: BenchContext, fileId: string): Promise<number> {
   const dynamodb = new DynamoDBClient({ endpoint: ctx.stack.dynamodbEndpoint });
+  const scratch = { upload: { S: `${ctx.company}/${fileId}/bench-scratch` }, n: { N: '1' } };
   const { ConsumedCapacity } = await dynamodb.send(
-    new UpdateItemCommand({
-      TableName: ctx.stack.filesTable,
-      Key: { company_id: { S: ctx.company }, id: { S: fileId } },
-      UpdateExpression: 'SET updated_at = updated_at',
+    new TransactWriteItemsCommand({
       ReturnConsumedCapacity: 'TOTAL',
+      TransactItems: [
+        {
+          Put: {
+            TableName: ctx.stack.uploadsTable,
+            // A chunk item as lib/aws/dynamodb.ts writes it.
+            Item: {
+              ...scratch,
+              size: { N: '100' },
+              nonce: { S: '0123abcd' },
+              expires_at: { N: '1900000000' },
+            },
+          },
+        },
+        {
+          Update: {
+            TableName: ctx.stack.filesTable,
+            Key: { company_id: { S: ctx.company }, id: { S: fileId } },
+            UpdateExpression: 'SET updated_at = updated_at',
+          },
+        },
+      ],
     }),
   );
-  return ConsumedCapacity?.CapacityUnits ?? Number.NaN;
+  await dynamodb.send(new DeleteItemCommand({ TableName: ctx.stack.uploadsTable, Key: scratch }));
+  dynamodb.destroy();
+  return (ConsumedCapacity ?? []).reduce((sum, used) => sum + (used.CapacityUnits ?? 0), 0);
 }
 
 /** Whether the upload completes within two minutes of its last chunk. */
