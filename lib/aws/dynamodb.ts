@@ -60,9 +60,9 @@ const CONDITIONS: Readonly<Record<GuardName, string | ((bound: Bindings) => stri
   holdsClaim: '#upload.#claim = :claim',
   noRetriedChunk: (bound) =>
     '(attribute_exists(#upload) OR attribute_not_exists(content.retried) OR ' +
-    'content.completed_at < :at OR content.chunks <> :chunks' +
+    'content.completed_at <= :at OR content.chunks <> :chunks' +
     (bound.size ? ' OR content.#size <> :size)' : ')'),
-  completedSince: 'content.completed_at >= :at',
+  completedSince: 'content.completed_at > :at',
   thumbnailsAwaited: 'content.thumbnails_status = :waiting',
   thumbnailsFree:
     '(attribute_not_exists(content.thumbnail_lease) OR content.thumbnail_lease < :at)',

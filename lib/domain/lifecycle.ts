@@ -41,7 +41,10 @@ export interface Bindings {
   revision?: string;
   /** holdsClaim: the holder's fencing token. */
   claim?: number;
-  /** claimFree, thumbnailsFree: now; completedSince, noRetriedChunk: the window's start. */
+  /**
+   * claimFree, thumbnailsFree: now. completedSince, noRetriedChunk: now less the late-retry
+   * window, which is open while the content completed after that.
+   */
   at?: number;
   /** noRetriedChunk: the totals of the upload about to start (size 0: not said). */
   chunks?: number;
@@ -150,12 +153,12 @@ export function holds(guard: Guard, record: FileRecord | undefined): boolean {
       return (
         upload !== undefined ||
         !content?.retried ||
-        (content.completed_at !== undefined && content.completed_at < at) ||
+        (content.completed_at !== undefined && content.completed_at <= at) ||
         content.chunks !== guard.chunks ||
         (!!guard.size && content.size !== guard.size)
       );
     case 'completedSince':
-      return content?.completed_at !== undefined && content.completed_at >= at;
+      return content?.completed_at !== undefined && content.completed_at > at;
     case 'thumbnailsAwaited':
       return content?.thumbnails_status === 'waiting';
     case 'thumbnailsFree':

@@ -1,0 +1,39 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { principalKey } from '../../lib/domain/principal';
+import { Clock, HeldJobs } from '../../lib/memory';
+import { services as storage } from '../../lib/services/storage';
+import { objectKeys, putFileItem } from '../helpers/aws';
+import type { MakeWorld } from './world';
+
+const documents = DynamoDBDocumentClient.from(
+  new DynamoDBClient({ endpoint: process.env['DYNAMODB_ENDPOINT'] }),
+);
+
+/** The service's own adapters over the local S3 and DynamoDB; the clock and jobs held here. */
+export const onEmulators: MakeWorld = (options = {}) => {
+  const clock = new Clock(Date.now());
+  const jobs = new HeldJobs();
+  return Promise.resolve({
+    name: 'emulators',
+    services: {
+      ...storage,
+      assemblies: jobs,
+      limits: { ...storage.limits, ...options.limits },
+      now: clock.now,
+      warn: () => undefined,
+    },
+    clock,
+    jobs,
+    addMember: async (companyId, principal, role) => {
+      await documents.send(
+        new PutCommand({
+          TableName: process.env['MEMBERS_TABLE'],
+          Item: { company_id: companyId, principal: principalKey(principal), role },
+        }),
+      );
+    },
+    objectKeys,
+    putRecord: (record) => putFileItem(record as unknown as Record<string, unknown>),
+  });
+};
