@@ -5,7 +5,7 @@ import type { FileRecord } from './file';
  * only while all its guards hold. The record adapters (lib/aws/dynamodb.ts and
  * lib/memory/records.ts) turn the guards into the write's condition, atomically, and report
  * the first that failed; `holds` is their meaning, and the only code that says why a write
- * was refused. ARCHITECTURE.md §4 and the README draw the same table.
+ * was refused. The README's architecture section draws the same table.
  */
 
 /** Where a file is, as its record says (`stateOf`). */
@@ -60,7 +60,6 @@ export type Transition =
   | 'restart'
   | 'restartOverwrite'
   | 'recordChunk'
-  | 'recordPart'
   | 'claim'
   | 'renewClaim'
   | 'release'
@@ -74,37 +73,43 @@ export type Transition =
   | 'markDeleting';
 
 interface Row {
+  /** Where the write is allowed (where a start joins the upload in progress too). */
   from: readonly (FileState | 'absent')[];
-  to: FileState | 'same';
+  /** Where it leaves the file: 'same' for where it was. */
+  to: readonly FileState[] | 'same';
   guards: readonly GuardName[];
 }
 
 const LIVE = ['exists', 'notDeleting'] as const;
 const UPLOADING = ['receiving', 'assembling', 'overwriting'] as const;
+const CLAIMED = ['assembling', 'overwriting'] as const;
 const WITH_CONTENT = ['complete', 'overwriting'] as const;
+const EXISTING = ['empty', 'receiving', 'assembling', 'complete', 'overwriting', 'deleting'] as const;
 
 // prettier-ignore
 export const LIFECYCLE: Readonly<Record<Transition, Row>> = {
-  create:            { from: ['absent'],               to: 'empty',       guards: ['absent'] },
-  start:             { from: ['empty'],                to: 'receiving',   guards: [...LIVE, 'noContent'] },
-  overwrite:         { from: ['complete'],             to: 'overwriting', guards: [...LIVE, 'noRetriedChunk'] },
-  restart:           { from: ['receiving'],            to: 'same',        guards: [...LIVE, 'noContent', 'uploadIs'] },
-  restartOverwrite:  { from: ['overwriting'],          to: 'same',        guards: [...LIVE, 'uploadIs'] },
-  recordChunk:       { from: ['receiving', 'overwriting'], to: 'same',    guards: [...LIVE, 'uploadIs', 'receiving'] },
-  recordPart:        { from: UPLOADING,                to: 'same',        guards: [] },
-  claim:             { from: UPLOADING,                to: 'assembling',  guards: [...LIVE, 'uploadIs', 'allChunksIn', 'claimFree'] },
-  renewClaim:        { from: ['assembling', 'overwriting'], to: 'same',   guards: [...LIVE, 'uploadIs', 'holdsClaim'] },
-  release:           { from: ['assembling', 'overwriting'], to: 'receiving', guards: ['uploadIs', 'holdsClaim'] },
-  complete:          { from: ['assembling', 'overwriting'], to: 'complete', guards: [...LIVE, 'uploadIs', 'assembling', 'holdsClaim'] },
-  cancel:            { from: UPLOADING,                to: 'empty',       guards: ['uploadIs'] },
-  replaceContent:    { from: ['empty', 'complete'],    to: 'complete',    guards: [...LIVE, 'noUpload', 'contentIs'] },
-  markRetried:       { from: ['complete'],             to: 'same',        guards: [...LIVE, 'noUpload', 'contentIs', 'completedSince'] },
-  beginThumbnails:   { from: WITH_CONTENT,             to: 'same',        guards: [...LIVE, 'contentIs', 'thumbnailsAwaited', 'thumbnailsFree'] },
-  finishThumbnails:  { from: WITH_CONTENT,             to: 'same',        guards: [...LIVE, 'contentIs', 'thumbnailsAwaited'] },
-  abandonThumbnails: { from: WITH_CONTENT,             to: 'same',        guards: ['contentIs'] },
-  markDeleting:      { from: ['empty', 'receiving', 'assembling', 'complete', 'overwriting', 'deleting'], to: 'deleting', guards: ['exists'] },
+  create:            { from: ['absent'],                     to: ['empty', 'receiving', 'complete'], guards: ['absent'] },
+  start:             { from: ['empty', 'receiving', 'assembling'], to: ['receiving', 'assembling'], guards: [...LIVE, 'noContent'] },
+  overwrite:         { from: ['empty', ...UPLOADING, 'complete'], to: UPLOADING,              guards: [...LIVE, 'noRetriedChunk'] },
+  restart:           { from: ['receiving'],                  to: ['receiving'],                 guards: [...LIVE, 'noContent', 'uploadIs', 'receiving'] },
+  restartOverwrite:  { from: ['receiving', 'overwriting'],   to: ['receiving', 'overwriting'],  guards: [...LIVE, 'uploadIs', 'receiving'] },
+  recordChunk:       { from: ['receiving', 'overwriting'],   to: 'same',                        guards: [...LIVE, 'uploadIs', 'receiving'] },
+  claim:             { from: UPLOADING,                      to: CLAIMED,                       guards: [...LIVE, 'uploadIs', 'allChunksIn', 'claimFree'] },
+  renewClaim:        { from: CLAIMED,                        to: 'same',                        guards: [...LIVE, 'uploadIs', 'holdsClaim'] },
+  release:           { from: [...CLAIMED, 'deleting'],       to: ['receiving', 'overwriting', 'deleting'], guards: ['uploadIs', 'holdsClaim'] },
+  complete:          { from: CLAIMED,                        to: ['complete'],                  guards: [...LIVE, 'uploadIs', 'assembling', 'holdsClaim'] },
+  cancel:            { from: [...UPLOADING, 'deleting'],     to: ['empty', 'complete', 'deleting'], guards: ['uploadIs'] },
+  replaceContent:    { from: ['empty', 'complete'],          to: ['complete'],                  guards: [...LIVE, 'noUpload', 'contentIs'] },
+  markRetried:       { from: ['complete'],                   to: 'same',                        guards: [...LIVE, 'noUpload', 'contentIs', 'completedSince'] },
+  beginThumbnails:   { from: WITH_CONTENT,                   to: 'same',                        guards: [...LIVE, 'contentIs', 'thumbnailsAwaited', 'thumbnailsFree'] },
+  finishThumbnails:  { from: WITH_CONTENT,                   to: 'same',                        guards: [...LIVE, 'contentIs', 'thumbnailsAwaited'] },
+  abandonThumbnails: { from: [...WITH_CONTENT, 'deleting'],  to: 'same',                        guards: ['contentIs'] },
+  markDeleting:      { from: EXISTING,                       to: ['deleting'],                  guards: ['exists'] },
 };
-// `cancel` leaves `complete` where there was content; `release` leaves `overwriting` there.
+// `overwrite` is an application's start: on a file without content it is a first upload.
+// `release` and `cancel` hold while a delete is under way: a failed completion gives its
+// claim back, and the delete removes what is left.
+// Parts of an upload are not transitions: they live beside the record, keyed by revision.
 
 export function stateOf(record: FileRecord | undefined): FileState | 'absent' {
   if (!record) return 'absent';

@@ -299,144 +299,7 @@ export function lifecycleScenarios(make: MakeWorld): void {
   });
 
   describe('guards: the write refused reports the first guard that failed', () => {
-    const file = (over: Partial<FileRecord>): FileRecord => ({
-      company_id: company,
-      id: randomUUID(),
-      user_id: 'rita',
-      application_id: null,
-      created_at: 1,
-      updated_at: 1,
-      ...over,
-    });
-    const content = (over: Partial<Content> = {}): Content => ({
-      revision: 'rcontent00000000',
-      name: 'a.txt',
-      mime: 'text/plain',
-      size: 6,
-      chunks: 2,
-      thumbnails_status: 'waiting',
-      thumbnails: [],
-      completed_at: 1_000_000,
-      ...over,
-    });
-    const upload = (over: Partial<PendingUpload> = {}): PendingUpload => ({
-      revision: 'rupload000000000',
-      name: 'b.txt',
-      mime: 'text/plain',
-      total_chunks: 2,
-      total_size: 0,
-      started_at: 1,
-      state: 'receiving',
-      chunk_count: 1,
-      multipart_id: 'm',
-      part_chunks: 10,
-      ...over,
-    });
-    // `absent` is never written: the call names a file that does not exist.
-    const states: Record<string, () => FileRecord> = {
-      absent: () => file({}),
-      empty: () => file({}),
-      receiving: () => file({ upload: upload() }),
-      'all chunks in': () => file({ upload: upload({ chunk_count: 2 }) }),
-      'assembling, live claim': () =>
-        file({
-          upload: upload({ chunk_count: 2, state: 'assembling', claim: 5, claim_until: 2_000_000 }),
-        }),
-      'assembling, claim lapsed': () =>
-        file({
-          upload: upload({ chunk_count: 2, state: 'assembling', claim: 5, claim_until: 10 }),
-        }),
-      complete: () => file({ content: content() }),
-      'complete, retried': () => file({ content: content({ retried: true }) }),
-      'thumbnails leased': () => file({ content: content({ thumbnail_lease: 2_000_000 }) }),
-      overwriting: () =>
-        file({ content: content({ thumbnails_status: 'done' }), upload: upload() }),
-      deleting: () => file({ content: content(), deleting: true }),
-    };
-    const at = 1_500_000;
-    const up = 'rupload000000000';
-    const newContent = content({ revision: 'rnew000000000000' });
-    const newUpload = upload({ revision: 'rnext00000000000', chunk_count: 0 });
-    type Call = [
-      Transition,
-      Bindings,
-      (w: World, r: FileRecord) => Promise<{ ok: boolean; failed?: string }>,
-    ];
-    const ref = (r: FileRecord, revision: string) => ({
-      companyId: r.company_id,
-      fileId: r.id,
-      revision,
-    });
-    const calls: Call[] = [
-      [
-        'start',
-        {},
-        (w, r) => w.services.records.startUpload(ref(r, ''), newUpload, { as: 'start' }),
-      ],
-      [
-        'overwrite',
-        { at, chunks: 2, size: 0 },
-        (w, r) =>
-          w.services.records.startUpload(
-            ref(r, ''),
-            { ...newUpload, total_chunks: 2 },
-            { as: 'overwrite', retriedSince: at },
-          ),
-      ],
-      [
-        'restart',
-        { revision: up },
-        (w, r) =>
-          w.services.records.startUpload(ref(r, ''), newUpload, { as: 'restart', replacing: up }),
-      ],
-      [
-        'claim',
-        { revision: up, at },
-        (w, r) => w.services.records.claimAssembly(ref(r, up), at, at + 1000),
-      ],
-      [
-        'renewClaim',
-        { revision: up, claim: 5 },
-        (w, r) => w.services.records.renewClaim(ref(r, up), 5, at),
-      ],
-      [
-        'release',
-        { revision: up, claim: 5 },
-        (w, r) => w.services.records.releaseAssembly(ref(r, up), 5),
-      ],
-      [
-        'complete',
-        { revision: up, claim: 5 },
-        (w, r) => w.services.records.completeUpload(ref(r, up), 5, newContent),
-      ],
-      ['cancel', { revision: up }, (w, r) => w.services.records.cancelUpload(ref(r, up))],
-      [
-        'replaceContent',
-        { revision: 'rcontent00000000' },
-        (w, r) => w.services.records.replaceContent(ref(r, ''), newContent, 'rcontent00000000', at),
-      ],
-      [
-        'markRetried',
-        { revision: 'rcontent00000000', at: 500_000 },
-        (w, r) => w.services.records.markRetried(ref(r, 'rcontent00000000'), 500_000),
-      ],
-      [
-        'beginThumbnails',
-        { revision: 'rcontent00000000', at },
-        (w, r) => w.services.records.beginThumbnails(ref(r, 'rcontent00000000'), at, at + 1000),
-      ],
-      [
-        'finishThumbnails',
-        { revision: 'rcontent00000000' },
-        (w, r) =>
-          w.services.records.finishThumbnails(
-            ref(r, 'rcontent00000000'),
-            { status: 'done', thumbnails: [] },
-            at,
-          ),
-      ],
-      ['markDeleting', {}, (w, r) => w.services.records.markDeleting(ref(r, ''))],
-    ];
+    const { states, calls, ref, up, at } = guardedWrites(() => company);
     test.each(calls.map(([name, bindings, call]) => [name, bindings, call] as const))(
       '%s, from every state',
       async (name, bindings, call) => {
@@ -476,7 +339,168 @@ export function lifecycleScenarios(make: MakeWorld): void {
         'thumbnails leased': 'uploadIs, uploadIs',
         overwriting: 'ok, recorded',
         deleting: 'notDeleting, notDeleting',
+        'deleting, claimed upload': 'notDeleting, notDeleting',
       });
     });
   });
+}
+
+/**
+ * Records in every state (`absent` is never written: the call names a file that does not
+ * exist) and every guarded write of lifecycle.ts, with the bindings it is called with.
+ */
+export function guardedWrites(companyOf: () => string) {
+  const file = (over: Partial<FileRecord>): FileRecord => ({
+    company_id: companyOf(),
+    id: randomUUID(),
+    user_id: 'rita',
+    application_id: null,
+    created_at: 1,
+    updated_at: 1,
+    ...over,
+  });
+  const content = (over: Partial<Content> = {}): Content => ({
+    revision: 'rcontent00000000',
+    name: 'a.txt',
+    mime: 'text/plain',
+    size: 6,
+    chunks: 2,
+    thumbnails_status: 'waiting',
+    thumbnails: [],
+    completed_at: 1_000_000,
+    ...over,
+  });
+  const upload = (over: Partial<PendingUpload> = {}): PendingUpload => ({
+    revision: 'rupload000000000',
+    name: 'b.txt',
+    mime: 'text/plain',
+    total_chunks: 2,
+    total_size: 0,
+    started_at: 1,
+    state: 'receiving',
+    chunk_count: 1,
+    multipart_id: 'm',
+    part_chunks: 10,
+    ...over,
+  });
+  // `absent` is never written: the call names a file that does not exist.
+  const states: Record<string, () => FileRecord> = {
+    absent: () => file({}),
+    empty: () => file({}),
+    receiving: () => file({ upload: upload() }),
+    'all chunks in': () => file({ upload: upload({ chunk_count: 2 }) }),
+    'assembling, live claim': () =>
+      file({
+        upload: upload({ chunk_count: 2, state: 'assembling', claim: 5, claim_until: 2_000_000 }),
+      }),
+    'assembling, claim lapsed': () =>
+      file({
+        upload: upload({ chunk_count: 2, state: 'assembling', claim: 5, claim_until: 10 }),
+      }),
+    complete: () => file({ content: content() }),
+    'complete, retried': () => file({ content: content({ retried: true }) }),
+    'thumbnails leased': () => file({ content: content({ thumbnail_lease: 2_000_000 }) }),
+    overwriting: () => file({ content: content({ thumbnails_status: 'done' }), upload: upload() }),
+    deleting: () => file({ content: content(), deleting: true }),
+    'deleting, claimed upload': () =>
+      file({
+        upload: upload({ chunk_count: 2, state: 'assembling', claim: 5, claim_until: 2_000_000 }),
+        deleting: true,
+      }),
+  };
+  const at = 1_500_000;
+  const up = 'rupload000000000';
+  const newContent = content({ revision: 'rnew000000000000' });
+  const newUpload = upload({ revision: 'rnext00000000000', chunk_count: 0 });
+  type Call = [
+    Transition,
+    Bindings,
+    (w: World, r: FileRecord) => Promise<{ ok: boolean; failed?: string }>,
+  ];
+  const ref = (r: FileRecord, revision: string) => ({
+    companyId: r.company_id,
+    fileId: r.id,
+    revision,
+  });
+  const calls: Call[] = [
+    ['start', {}, (w, r) => w.services.records.startUpload(ref(r, ''), newUpload, { as: 'start' })],
+    [
+      'overwrite',
+      { at, chunks: 2, size: 0 },
+      (w, r) =>
+        w.services.records.startUpload(
+          ref(r, ''),
+          { ...newUpload, total_chunks: 2 },
+          { as: 'overwrite', retriedSince: at },
+        ),
+    ],
+    [
+      'restart',
+      { revision: up },
+      (w, r) =>
+        w.services.records.startUpload(ref(r, ''), newUpload, { as: 'restart', replacing: up }),
+    ],
+    [
+      'restartOverwrite',
+      { revision: up },
+      (w, r) =>
+        w.services.records.startUpload(ref(r, ''), newUpload, {
+          as: 'restartOverwrite',
+          replacing: up,
+        }),
+    ],
+    [
+      'abandonThumbnails',
+      { revision: 'rcontent00000000' },
+      (w, r) => w.services.records.abandonThumbnails(ref(r, 'rcontent00000000')),
+    ],
+    [
+      'claim',
+      { revision: up, at },
+      (w, r) => w.services.records.claimAssembly(ref(r, up), at, at + 1000),
+    ],
+    [
+      'renewClaim',
+      { revision: up, claim: 5 },
+      (w, r) => w.services.records.renewClaim(ref(r, up), 5, at),
+    ],
+    [
+      'release',
+      { revision: up, claim: 5 },
+      (w, r) => w.services.records.releaseAssembly(ref(r, up), 5),
+    ],
+    [
+      'complete',
+      { revision: up, claim: 5 },
+      (w, r) => w.services.records.completeUpload(ref(r, up), 5, newContent),
+    ],
+    ['cancel', { revision: up }, (w, r) => w.services.records.cancelUpload(ref(r, up))],
+    [
+      'replaceContent',
+      { revision: 'rcontent00000000' },
+      (w, r) => w.services.records.replaceContent(ref(r, ''), newContent, 'rcontent00000000', at),
+    ],
+    [
+      'markRetried',
+      { revision: 'rcontent00000000', at: 500_000 },
+      (w, r) => w.services.records.markRetried(ref(r, 'rcontent00000000'), 500_000),
+    ],
+    [
+      'beginThumbnails',
+      { revision: 'rcontent00000000', at },
+      (w, r) => w.services.records.beginThumbnails(ref(r, 'rcontent00000000'), at, at + 1000),
+    ],
+    [
+      'finishThumbnails',
+      { revision: 'rcontent00000000' },
+      (w, r) =>
+        w.services.records.finishThumbnails(
+          ref(r, 'rcontent00000000'),
+          { status: 'done', thumbnails: [] },
+          at,
+        ),
+    ],
+    ['markDeleting', {}, (w, r) => w.services.records.markDeleting(ref(r, ''))],
+  ];
+  return { states, calls, ref, up, at };
 }
