@@ -62,10 +62,10 @@ async function* listAll(prefix: string): AsyncGenerator<ListObjectsV2CommandOutp
 }
 
 /**
- * Part buffers, reused. A fresh buffer per part let the process grow with the file: the
- * allocator kept the freed ones (glibc raises its mmap threshold after the first large free,
- * so later parts come from a heap it does not give back). Spares are kept for as many parts
- * as are ever in flight at once, a few MiB each.
+ * Part buffers, reused: with a fresh buffer per part the process would grow with the file, as
+ * the allocator keeps the freed ones (glibc raises its mmap threshold after the first large
+ * free, so later parts come from a heap it does not give back). Spares are kept for as many
+ * parts as are ever in flight at once, a few MiB each.
  */
 const MiB = 1024 * 1024;
 const MAX_SPARE_BUFFERS = 4;

@@ -9,9 +9,8 @@ export const MAX_PART_BYTES = 16 * 1024 * 1024;
 
 /**
  * The most chunks a request reads back from S3 (one GET each) to upload a part or to complete
- * an upload before it answers: beyond it the request would not fit API Gateway's 29 s (10,000
- * chunks of 100 bytes are 1 MB, far under the sync size limit, and took longer). Such work goes
- * to the asynchronous assembler.
+ * an upload before it answers: beyond it the request may not fit API Gateway's 29 s, however
+ * few bytes the chunks hold. Such work goes to the asynchronous assembler.
  */
 export const MAX_INLINE_CHUNKS = 200;
 

@@ -7,7 +7,7 @@ import type { HttpEvent } from './request';
 
 /**
  * The secret as a WebCrypto HMAC key, imported once per secret value: given raw bytes, jose
- * imports them again on every verification, which was the largest cost of a metadata read.
+ * imports them again on every verification, the largest cost of a metadata read.
  */
 let imported: { secret: string; key: Promise<webcrypto.CryptoKey> } | undefined;
 function hmacKey(secret: string): Promise<webcrypto.CryptoKey> {
