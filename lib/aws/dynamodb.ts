@@ -3,6 +3,7 @@ import {
   ConditionalCheckFailedException,
   DynamoDBClient,
   TransactionCanceledException,
+  TransactionConflictException,
 } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -41,6 +42,35 @@ const client = DynamoDBDocumentClient.from(
 const key = (file: FileKey) => ({ company_id: file.companyId, id: file.fileId });
 
 /**
+ * DynamoDB cancels a write that meets a transaction on the same item instead of queueing it
+ * (TransactionConflict), and with several chunks of one upload in flight, their transactions
+ * meet on the file's record. Such a write changed nothing: it is sent again after a random
+ * pause, a few times. The SDK's own retries do not cover it.
+ */
+const CONFLICT_ATTEMPTS = 10;
+
+function isConflict(error: unknown): boolean {
+  if (error instanceof TransactionConflictException) return true;
+  if (!(error instanceof TransactionCanceledException)) return false;
+  const codes = (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
+  const passing = (code: string) =>
+    ['None', 'TransactionConflict', 'ThrottlingError'].includes(code);
+  return codes.some((code) => code !== 'None') && codes.every(passing);
+}
+
+async function sendWrite<T>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (error) {
+      if (attempt >= CONFLICT_ATTEMPTS || !isConflict(error)) throw error;
+      const pause = Math.random() * Math.min(250, 10 * 2 ** attempt);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+}
+
+/**
  * What each guard of lifecycle.ts is as a condition expression. `state` and `size` are
  * reserved words, hence the names; the values are the write's bindings.
  */
@@ -55,7 +85,7 @@ const CONDITIONS: Readonly<Record<GuardName, string | ((bound: Bindings) => stri
   uploadIs: '#upload.#revision = :revision',
   receiving: '#upload.#state = :receiving',
   assembling: '#upload.#state = :assembling',
-  allChunksIn: '#upload.#count = #upload.#total',
+  allChunksIn: '#upload.#count >= #upload.#total',
   claimFree: '(#upload.#state = :receiving OR #upload.#until < :at)',
   holdsClaim: '#upload.#claim = :claim',
   noRetriedChunk: (bound) =>
@@ -85,8 +115,13 @@ interface Change {
   values?: Record<string, unknown>;
 }
 
+/** Values the guards' expressions name; a change names its own values otherwise. */
+const GUARD_VALUES = [':revision', ':claim', ':at', ':chunks', ':size', ...Object.keys(CONSTANTS)];
+
 /** The condition of the guards, with only the names and values the expressions use. */
 function expression(guards: readonly Guard[], change: Change) {
+  const clash = Object.keys(change.values ?? {}).filter((name) => GUARD_VALUES.includes(name));
+  if (clash.length > 0) throw new Error(`a change may not name ${clash.join(', ')}`);
   const condition = guards
     .map((guard) => {
       const text = CONDITIONS[guard.name];
@@ -136,15 +171,17 @@ async function transition(
 ): Promise<Written> {
   const guards = guardsOf(name, bindings);
   try {
-    const { Attributes } = await client.send(
-      new UpdateCommand({
-        TableName: config.filesTable,
-        Key: key(file),
-        UpdateExpression: change.update,
-        ...expression(guards, change),
-        ReturnValues: 'ALL_NEW',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
+    const { Attributes } = await sendWrite(() =>
+      client.send(
+        new UpdateCommand({
+          TableName: config.filesTable,
+          Key: key(file),
+          UpdateExpression: change.update,
+          ...expression(guards, change),
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
     );
     return { ok: true, record: Attributes as FileRecord };
   } catch (error) {
@@ -237,26 +274,27 @@ export const fileRecords: FileRecords = {
       revision: record.upload?.revision ?? '',
     };
     try {
-      if (!firstChunk) {
-        await client.send(
-          new PutCommand({ ...put, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
-        );
-      } else {
-        await client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Put: { ...put, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
-              { Put: chunkItem(ref, firstChunk.chunkNumber, firstChunk.chunk) },
-            ],
-          }),
-        );
-      }
+      await sendWrite<unknown>(() =>
+        firstChunk
+          ? client.send(
+              new TransactWriteCommand({
+                TransactItems: [
+                  { Put: { ...put, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+                  { Put: chunkItem(ref, firstChunk.chunkNumber, firstChunk.chunk) },
+                ],
+              }),
+            )
+          : client.send(new PutCommand({ ...put, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })),
+      );
       return { ok: true, record };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException)
+      if (error instanceof ConditionalCheckFailedException) {
         return refusal('create', guards, error.Item);
-      if (error instanceof TransactionCanceledException) {
-        return refusal('create', guards, error.CancellationReasons?.[0]?.Item);
+      }
+      const [recordReason] =
+        error instanceof TransactionCanceledException ? (error.CancellationReasons ?? []) : [];
+      if (recordReason?.Code === 'ConditionalCheckFailed') {
+        return refusal('create', guards, recordReason.Item);
       }
       throw error;
     }
@@ -312,10 +350,12 @@ export const fileRecords: FileRecords = {
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     };
     try {
-      await client.send(
-        new TransactWriteCommand({
-          TransactItems: [{ Put: chunkItem(ref, chunkNumber, chunk) }, { Update: count }],
-        }),
+      await sendWrite(() =>
+        client.send(
+          new TransactWriteCommand({
+            TransactItems: [{ Put: chunkItem(ref, chunkNumber, chunk) }, { Update: count }],
+          }),
+        ),
       );
       return { ok: true };
     } catch (error) {
@@ -324,7 +364,9 @@ export const fileRecords: FileRecords = {
       if (countReason?.Code === 'ConditionalCheckFailed') {
         return refusal('recordChunk', guards, countReason.Item);
       }
-      if (chunkReason?.Code === 'ConditionalCheckFailed') return { ok: false, failed: 'recorded' };
+      if (chunkReason?.Code === 'ConditionalCheckFailed') {
+        return { ok: false, failed: 'alreadyRecorded' };
+      }
       throw error;
     }
   },
@@ -379,14 +421,15 @@ export const fileRecords: FileRecords = {
   },
 
   claimAssembly(ref, claim, until) {
+    // The fencing token is the claimer's clock: a claim lapsed before it is free.
     return transition(
       ref,
       'claim',
       { revision: ref.revision, at: claim },
       {
         update:
-          'SET #upload.#state = :assembling, #upload.#claim = :claim, #upload.#until = :until',
-        values: { ':claim': claim, ':until': until },
+          'SET #upload.#state = :assembling, #upload.#claim = :token, #upload.#until = :until',
+        values: { ':token': claim, ':until': until },
       },
     );
   },
@@ -492,7 +535,9 @@ export const fileRecords: FileRecords = {
   },
 
   async remove(file) {
-    await client.send(new DeleteCommand({ TableName: config.filesTable, Key: key(file) }));
+    await sendWrite(() =>
+      client.send(new DeleteCommand({ TableName: config.filesTable, Key: key(file) })),
+    );
   },
 };
 

@@ -84,7 +84,14 @@ const LIVE = ['exists', 'notDeleting'] as const;
 const UPLOADING = ['receiving', 'assembling', 'overwriting'] as const;
 const CLAIMED = ['assembling', 'overwriting'] as const;
 const WITH_CONTENT = ['complete', 'overwriting'] as const;
-const EXISTING = ['empty', 'receiving', 'assembling', 'complete', 'overwriting', 'deleting'] as const;
+const EXISTING = [
+  'empty',
+  'receiving',
+  'assembling',
+  'complete',
+  'overwriting',
+  'deleting',
+] as const;
 
 // prettier-ignore
 export const LIFECYCLE: Readonly<Record<Transition, Row>> = {
@@ -148,7 +155,7 @@ export function holds(guard: Guard, record: FileRecord | undefined): boolean {
     case 'assembling':
       return upload?.state === 'assembling';
     case 'allChunksIn':
-      return upload !== undefined && upload.chunk_count === upload.total_chunks;
+      return upload !== undefined && upload.chunk_count >= upload.total_chunks;
     case 'claimFree':
       return upload?.state === 'receiving' || (upload?.claim_until ?? Infinity) < at;
     case 'holdsClaim':
@@ -179,7 +186,7 @@ export function firstFailed(guards: readonly Guard[], record: FileRecord | undef
 /** A guarded write: the record after it, or the guard that refused it and the record then. */
 export type Written =
   | { ok: true; record: FileRecord }
-  | { ok: false; failed: GuardName | 'conflict'; record: FileRecord | undefined };
+  | { ok: false; failed: GuardName; record: FileRecord | undefined };
 
 /** Refused because the file is gone or being deleted, whatever else would have held. */
 export const isGone = (written: Written) =>

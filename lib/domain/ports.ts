@@ -20,7 +20,7 @@ export type StartAs =
 /** A chunk's recording: refused when already recorded, or by the file's guards. */
 export type Recorded =
   | { ok: true }
-  | { ok: false; failed: 'recorded' }
+  | { ok: false; failed: 'alreadyRecorded' }
   | { ok: false; failed: GuardName; record: FileRecord | undefined };
 
 /**

@@ -92,6 +92,8 @@ export class MemoryBlobs implements BlobStore {
       pieces.push(bytes);
     }
     const bytes = Buffer.concat(pieces);
+    // Stricter than S3, whose ETag of the same bytes uploaded again is the same: here only the
+    // latest upload of a part completes, whatever it holds.
     const etag = `"${createHash('md5').update(bytes).update(randomUUID()).digest('hex')}"`;
     upload.parts.set(part, { bytes, etag });
     return Promise.resolve(etag);

@@ -43,9 +43,13 @@ export class MemoryRecords implements FileRecords {
 
   create(record: FileRecord, firstChunk?: { chunkNumber: number; chunk: ReceivedChunk }) {
     const file = { companyId: record.company_id, fileId: record.id };
+    const ref = { ...file, revision: record.upload?.revision ?? '' };
+    if (firstChunk && this.#chunksOf(ref).has(firstChunk.chunkNumber)) {
+      // DynamoDB cancels the whole transaction, for a reason that is no guard of the record.
+      return Promise.reject(new Error('the first chunk of a new upload is already recorded'));
+    }
     const written = this.#apply(file, 'create', {}, () => structuredClone(record));
-    if (written.ok && firstChunk && record.upload) {
-      const ref = { ...file, revision: record.upload.revision };
+    if (written.ok && firstChunk) {
       this.#chunksOf(ref).set(firstChunk.chunkNumber, { ...firstChunk.chunk });
     }
     return Promise.resolve(written);
@@ -85,7 +89,7 @@ export class MemoryRecords implements FileRecords {
     const failed = firstFailed(guards, current);
     if (failed) return Promise.resolve({ ok: false, failed, record: copy(current) });
     const chunks = this.#chunksOf(ref);
-    if (chunks.has(chunkNumber)) return Promise.resolve({ ok: false, failed: 'recorded' });
+    if (chunks.has(chunkNumber)) return Promise.resolve({ ok: false, failed: 'alreadyRecorded' });
     chunks.set(chunkNumber, { ...chunk });
     this.#apply(ref, 'recordChunk', { revision: ref.revision }, (record) => {
       record.upload!.chunk_count += 1;
@@ -144,7 +148,7 @@ export class MemoryRecords implements FileRecords {
   completeUpload(ref: RevisionRef, claim: number, content: Content) {
     return this.#transition(ref, 'complete', { revision: ref.revision, claim }, (record) => {
       record.content = structuredClone(content);
-      record.updated_at = content.completed_at ?? record.updated_at;
+      record.updated_at = content.completed_at ?? Date.now();
       delete record.upload;
     });
   }

@@ -9,8 +9,14 @@
  * time (reads wait while a transaction is applied, so none sees half of one), a transaction
  * applies its operations in turn and puts back the items it changed if any condition fails.
  * What it does not do: survive its own crash mid-transaction atomically.
+ *
+ * Transactions never overlap here, so none would ever meet the conflicts DynamoDB's optimistic
+ * transactions meet under load. Items of companies named `txconflict-…` do: once an item has
+ * been in a transaction, each write of it is cancelled with TransactionConflict the first time
+ * it is sent (the same request sent again passes), so that tests see the service's retries.
  */
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -58,10 +64,14 @@ function call(operation: string, body: Json, headers: http.IncomingHttpHeaders):
         response.on('data', (part: Buffer) => parts.push(part));
         response.on('end', () => {
           const text = Buffer.concat(parts).toString('utf8');
-          resolve({
-            status: response.statusCode ?? 500,
-            body: text ? (JSON.parse(text) as Json) : {},
-          });
+          try {
+            resolve({
+              status: response.statusCode ?? 500,
+              body: text ? (JSON.parse(text) as Json) : {},
+            });
+          } catch (error) {
+            reject(error as Error);
+          }
         });
         response.on('error', reject);
       },
@@ -71,14 +81,18 @@ function call(operation: string, body: Json, headers: http.IncomingHttpHeaders):
   });
 }
 
-/** Readers share, writers take turns alone: a transaction is never seen half applied. */
+/**
+ * Readers share, writers take turns alone: a transaction is never seen half applied. A waiting
+ * writer holds new readers back, so that polling readers cannot keep it waiting.
+ */
 class TurnLock {
   #readers = 0;
   #writing = false;
+  #writersWaiting = 0;
   #waiting: (() => void)[] = [];
 
   async read<T>(work: () => Promise<T>): Promise<T> {
-    while (this.#writing) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    while (this.#writing || this.#writersWaiting > 0) await this.#turn();
     this.#readers++;
     try {
       return await work();
@@ -89,9 +103,9 @@ class TurnLock {
   }
 
   async write<T>(work: () => Promise<T>): Promise<T> {
-    while (this.#writing || this.#readers > 0) {
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    }
+    this.#writersWaiting++;
+    while (this.#writing || this.#readers > 0) await this.#turn();
+    this.#writersWaiting--;
     this.#writing = true;
     try {
       return await work();
@@ -99,6 +113,10 @@ class TurnLock {
       this.#writing = false;
       this.#wake();
     }
+  }
+
+  #turn(): Promise<void> {
+    return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
   #wake(): void {
@@ -116,7 +134,8 @@ async function keyNames(table: string, headers: http.IncomingHttpHeaders): Promi
     const schema = (body['Table'] as { KeySchema?: { AttributeName: string }[] } | undefined)
       ?.KeySchema;
     names = (schema ?? []).map((key) => key.AttributeName);
-    keySchemas.set(table, names);
+    // A table that does not exist (yet) is asked about again next time.
+    if (names.length > 0) keySchemas.set(table, names);
   }
   return names;
 }
@@ -137,16 +156,42 @@ async function currentItem(table: string, key: Json, headers: http.IncomingHttpH
   return body['Item'] as Json | undefined;
 }
 
+const CONFLICT_MARK = 'txconflict-';
+/** Items that were in a transaction; requests that met a conflict, until sent again. */
+const transacted = new Set<string>();
+const conflicted = new Set<string>();
+
+/** Whether this request's write of the item meets a conflict (see the top of this file). */
+function meetsConflict(table: string, key: Json, request: string, inTransaction: boolean) {
+  const id = JSON.stringify([table, key]);
+  if (!id.includes(CONFLICT_MARK) || (!inTransaction && !transacted.has(id))) return false;
+  transacted.add(id);
+  const attempt = createHash('sha256').update(request).update(id).digest('hex');
+  if (conflicted.delete(attempt)) return false;
+  conflicted.add(attempt);
+  return true;
+}
+
+const conflictReply = (): Reply => ({
+  status: 400,
+  body: {
+    __type: errorType('TransactionConflictException'),
+    message: 'Transaction is ongoing for the item',
+  },
+});
+
 const conditionFailed = (reply: Reply) =>
   reply.status === 400 && String(reply.body['__type']).endsWith('#ConditionalCheckFailedException');
 
 /** A single write, with the item as it was when its condition failed, if asked for. */
 async function singleWrite(operation: string, body: Json, headers: http.IncomingHttpHeaders) {
   const { ReturnValuesOnConditionCheckFailure: returnOld, ...rest } = body;
-  const wantsOld = returnOld === 'ALL_OLD' && operation !== 'BatchWriteItem';
-  const before = wantsOld
-    ? await currentItem(String(rest['TableName']), await keyOf(rest, headers), headers)
-    : undefined;
+  if (operation === 'BatchWriteItem') return call(operation, rest, headers);
+  const table = String(rest['TableName']);
+  const key = await keyOf(rest, headers);
+  if (meetsConflict(table, key, operation + JSON.stringify(body), false)) return conflictReply();
+  const wantsOld = returnOld === 'ALL_OLD';
+  const before = wantsOld ? await currentItem(table, key, headers) : undefined;
   const reply = await call(operation, rest, headers);
   if (wantsOld && conditionFailed(reply) && before) reply.body['Item'] = before;
   return reply;
@@ -161,18 +206,39 @@ interface Step {
   before: Json | undefined;
 }
 
-const restore = (step: Step, headers: http.IncomingHttpHeaders) =>
-  step.before
-    ? call('PutItem', { TableName: step.table, Item: step.before }, headers)
-    : call('DeleteItem', { TableName: step.table, Key: step.key }, headers);
+/** Puts the item back as it was before the transaction; a failure here is the emulator's. */
+async function restore(step: Step, headers: http.IncomingHttpHeaders): Promise<void> {
+  const reply = step.before
+    ? await call('PutItem', { TableName: step.table, Item: step.before }, headers)
+    : await call('DeleteItem', { TableName: step.table, Key: step.key }, headers);
+  if (reply.status !== 200) {
+    throw new Error(`could not undo a cancelled transaction: ${JSON.stringify(reply.body)}`);
+  }
+}
+
+const KINDS: Record<string, Step['operation']> = {
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+  ConditionCheck: 'ConditionCheck',
+};
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** TransactWriteItems: every operation's condition holds and all apply, or none does. */
 async function transactWrite(body: Json, headers: http.IncomingHttpHeaders): Promise<Reply> {
-  const items = (body['TransactItems'] ?? []) as Json[];
+  const items = body['TransactItems'];
+  if (!Array.isArray(items) || items.length === 0 || items.length > 100) {
+    return validation('TransactItems must hold between 1 and 100 operations');
+  }
   const steps: Step[] = [];
   const seen = new Set<string>();
-  for (const entry of items) {
-    const [kind, op] = Object.entries(entry)[0] as [string, Json];
+  for (const entry of items as unknown[]) {
+    const kinds = isObject(entry) ? Object.entries(entry) : [];
+    const [kind, op] = kinds[0] ?? [];
+    if (kinds.length !== 1 || !kind || !KINDS[kind] || !isObject(op) || !op['TableName']) {
+      return validation('Each of TransactItems is one of Put, Update, Delete or ConditionCheck');
+    }
     const { ReturnValuesOnConditionCheckFailure: returnOld, ...request } = op;
     const table = String(request['TableName']);
     const key = await keyOf(request, headers);
@@ -181,17 +247,8 @@ async function transactWrite(body: Json, headers: http.IncomingHttpHeaders): Pro
       return validation('Transaction request cannot include multiple operations on one item');
     }
     seen.add(id);
-    const operation = (
-      kind === 'Put'
-        ? 'PutItem'
-        : kind === 'Update'
-          ? 'UpdateItem'
-          : kind === 'Delete'
-            ? 'DeleteItem'
-            : 'ConditionCheck'
-    ) as Step['operation'];
     steps.push({
-      operation,
+      operation: KINDS[kind],
       request,
       returnOld: returnOld === 'ALL_OLD',
       table,
@@ -199,8 +256,17 @@ async function transactWrite(body: Json, headers: http.IncomingHttpHeaders): Pro
       before: undefined,
     });
   }
-  if (steps.length === 0 || steps.length > 100) {
-    return validation('TransactItems must hold between 1 and 100 operations');
+  // Every item is looked at, so that the same request sent again passes for all of them.
+  const request = JSON.stringify(items);
+  const conflicts = steps.map((step) => meetsConflict(step.table, step.key, request, true));
+  if (conflicts.some(Boolean)) {
+    return cancelled(
+      conflicts.map((conflict) =>
+        conflict
+          ? { Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' }
+          : { Code: 'None' },
+      ),
+    );
   }
 
   const applied: Step[] = [];
@@ -248,15 +314,7 @@ async function transactWrite(body: Json, headers: http.IncomingHttpHeaders): Pro
   }
   if (failed) {
     for (const done of applied.reverse()) await restore(done, headers);
-    const codes = reasons.map((reason) => String(reason['Code'])).join(', ');
-    return {
-      status: 400,
-      body: {
-        __type: errorType('TransactionCanceledException'),
-        message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes}]`,
-        CancellationReasons: reasons,
-      },
-    };
+    return cancelled(reasons);
   }
   const wanted = body['ReturnConsumedCapacity'];
   return {
@@ -271,6 +329,18 @@ async function transactWrite(body: Json, headers: http.IncomingHttpHeaders): Pro
             })),
           }
         : {},
+  };
+}
+
+function cancelled(reasons: Json[]): Reply {
+  const codes = reasons.map((reason) => String(reason['Code'])).join(', ');
+  return {
+    status: 400,
+    body: {
+      __type: errorType('TransactionCanceledException'),
+      message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes}]`,
+      CancellationReasons: reasons,
+    },
   };
 }
 

@@ -89,7 +89,7 @@ export function lifecycleScenarios(make: MakeWorld): void {
 
   beforeEach(async () => {
     w = await make();
-    company = randomUUID();
+    company = w.newCompany();
     f = scenarioFiles(w, company);
     await w.addMember(company, rita, 'member');
     await w.addMember(company, app, 'application');
@@ -306,7 +306,7 @@ export function lifecycleScenarios(make: MakeWorld): void {
   describe('guards: the write refused reports the first guard that failed', () => {
     const { states, calls, ref, up, at } = guardedWrites(() => company);
     test.each(calls.map(([name, bindings, call]) => [name, bindings, call] as const))(
-      '%s, from every state',
+      '%s with %j, from every state',
       async (name, bindings, call) => {
         const seen: Record<string, string> = {};
         const expected: Record<string, string> = {};
@@ -335,14 +335,15 @@ export function lifecycleScenarios(make: MakeWorld): void {
       expect(seen).toEqual({
         absent: 'exists, exists',
         empty: 'uploadIs, uploadIs',
-        receiving: 'ok, recorded',
-        'all chunks in': 'ok, recorded',
+        receiving: 'ok, alreadyRecorded',
+        'all chunks in': 'ok, alreadyRecorded',
         'assembling, live claim': 'receiving, receiving',
         'assembling, claim lapsed': 'receiving, receiving',
         complete: 'uploadIs, uploadIs',
         'complete, retried': 'uploadIs, uploadIs',
+        'complete, retried just now': 'uploadIs, uploadIs',
         'thumbnails leased': 'uploadIs, uploadIs',
-        overwriting: 'ok, recorded',
+        overwriting: 'ok, alreadyRecorded',
         deleting: 'notDeleting, notDeleting',
         'deleting, claimed upload': 'notDeleting, notDeleting',
       });
@@ -404,6 +405,9 @@ export function guardedWrites(companyOf: () => string) {
       }),
     complete: () => file({ content: content() }),
     'complete, retried': () => file({ content: content({ retried: true }) }),
+    // A late retry noted within the window of the writes below (`at`).
+    'complete, retried just now': () =>
+      file({ content: content({ retried: true, completed_at: 1_600_000 }) }),
     'thumbnails leased': () => file({ content: content({ thumbnail_lease: 2_000_000 }) }),
     overwriting: () => file({ content: content({ thumbnails_status: 'done' }), upload: upload() }),
     deleting: () => file({ content: content(), deleting: true }),
@@ -436,6 +440,26 @@ export function guardedWrites(companyOf: () => string) {
         w.services.records.startUpload(
           ref(r, ''),
           { ...newUpload, total_chunks: 2 },
+          { as: 'overwrite', retriedSince: at },
+        ),
+    ],
+    [
+      'overwrite',
+      { at, chunks: 2, size: 6 },
+      (w, r) =>
+        w.services.records.startUpload(
+          ref(r, ''),
+          { ...newUpload, total_chunks: 2, total_size: 6 },
+          { as: 'overwrite', retriedSince: at },
+        ),
+    ],
+    [
+      'overwrite',
+      { at, chunks: 2, size: 7 },
+      (w, r) =>
+        w.services.records.startUpload(
+          ref(r, ''),
+          { ...newUpload, total_chunks: 2, total_size: 7 },
           { as: 'overwrite', retriedSince: at },
         ),
     ],

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FileRecord } from '../../lib/domain/file';
 import type { Limits, Services } from '../../lib/domain/ports';
 import type { Principal, Role } from '../../lib/domain/principal';
@@ -10,6 +11,8 @@ import { Clock, HeldJobs, memoryWorld } from '../../lib/memory';
  */
 export interface World {
   name: string;
+  /** A company id of its own for each scenario. */
+  newCompany(): string;
   services: Services;
   clock: Clock;
   jobs: HeldJobs;
@@ -25,6 +28,7 @@ export const inMemory: MakeWorld = (options = {}) => {
   const world = memoryWorld({ limits: options.limits, clock: new Clock(Date.now()) });
   return Promise.resolve({
     name: 'memory',
+    newCompany: () => randomUUID(),
     services: world.services,
     clock: world.clock,
     jobs: world.jobs,

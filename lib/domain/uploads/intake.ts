@@ -21,7 +21,7 @@ import { checkFileSize } from './limits';
 import { uploadPartIfReady } from './parts';
 
 /**
- * Chunks coming in (ARCHITECTURE.md §4). Each chunk attempt is written to a key of its own
+ * Chunks coming in. Each chunk attempt is written to a key of its own
  * under uploads/…/{revision}/, and the first one recorded (an item per chunk, counted on the
  * file's record in the same transaction) is the chunk. The request that records the last
  * chunk moves on to completion.
