@@ -3,14 +3,24 @@
  * writes every byte, and on a separate core it does not stall the API and functions.
  * Options arrive as JSON in argv[2]; S3 events go to the parent over IPC, which delivers them
  * to the subscribed functions. The process ends with its parent.
+ *
+ * s3rver 3.7.1 has no ListParts and no AbortMultipartUpload (it answers 405), takes parts for
+ * uploads that do not exist, and completes an upload without checking its parts (a part never
+ * uploaded crashes it). A front server on the stack's port answers those as S3 does, from
+ * s3rver's own part store, and passes everything else to s3rver on a port of its own.
  */
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 
 const require = createRequire(import.meta.url);
 const S3rver = require('s3rver') as new (options: object) => {
-  run(): Promise<unknown>;
+  run(): Promise<AddressInfo>;
   close(): Promise<void>;
   on(event: 'event', listener: (event: unknown) => void): void;
+  store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string };
 };
 
 const { port, directory, bucket, cors } = JSON.parse(process.argv[2] ?? '{}') as {
@@ -23,14 +33,261 @@ const { port, directory, bucket, cors } = JSON.parse(process.argv[2] ?? '{}') as
 
 const server = new S3rver({
   address: '127.0.0.1',
-  port,
+  port: 0,
   directory,
   silent: true,
   configureBuckets: [{ name: bucket, configs: cors ? [cors] : [] }],
 });
 server.on('event', (event) => process.send?.({ type: 'event', event }));
 
+const MIN_PART_BYTES = 5 * 1024 * 1024;
+const MAX_PART_NUMBER = 10_000;
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+let innerPort = 0;
+
+interface Reply {
+  status: number;
+  xml?: string;
+}
+
+const escape = (text: string) => text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function error(status: number, code: string, message: string, extra: Record<string, string> = {}) {
+  const fields = Object.entries(extra)
+    .map(([name, value]) => `<${name}>${escape(value)}</${name}>`)
+    .join('');
+  return {
+    status,
+    xml: `<Error><Code>${code}</Code><Message>${escape(message)}</Message>${fields}</Error>`,
+  };
+}
+
+const noSuchUpload = (uploadId: string) =>
+  error(
+    404,
+    'NoSuchUpload',
+    'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+    { UploadId: uploadId },
+  );
+
+interface StoredPart {
+  number: number;
+  size: number;
+  etag: string;
+  modified: Date;
+}
+
+/** An upload in s3rver's store: its folder and key, if it exists and is of this key. */
+async function openUpload(bucketName: string, key: string, uploadId: string) {
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(uploadId)) return undefined;
+  const folder = path.join(
+    server.store.getResourcePath(bucketName, undefined, 'uploads'),
+    uploadId,
+  );
+  const storedKey = await readFile(path.join(folder, 'key'), 'utf8').catch(() => undefined);
+  return storedKey === key ? folder : undefined;
+}
+
+async function storedParts(folder: string): Promise<StoredPart[]> {
+  const names = (await readdir(folder)).filter((name) => /^\d+$/.test(name));
+  const parts = await Promise.all(
+    names.map(async (name) => {
+      const [info, md5] = await Promise.all([
+        stat(path.join(folder, name)),
+        readFile(path.join(folder, `${name}.md5`), 'utf8').catch(() => undefined),
+      ]);
+      // A part still being written has no digest yet: it is not there.
+      return md5 === undefined
+        ? undefined
+        : { number: Number(name), size: info.size, etag: `"${md5}"`, modified: info.mtime };
+    }),
+  );
+  return parts
+    .filter((part): part is StoredPart => part !== undefined)
+    .sort((a, b) => a.number - b.number);
+}
+
+/** ListParts, paged as S3 pages it. */
+async function listParts(folder: string, key: string, uploadId: string, query: URLSearchParams) {
+  const marker = Number(query.get('part-number-marker') ?? 0) || 0;
+  const max = Math.min(1000, Math.max(0, Number(query.get('max-parts') ?? 1000) || 1000));
+  const after = (await storedParts(folder)).filter((part) => part.number > marker);
+  const page = after.slice(0, max);
+  const next = page.at(-1)?.number ?? 0;
+  const parts = page
+    .map(
+      (part) =>
+        `<Part><PartNumber>${part.number}</PartNumber><LastModified>${part.modified.toISOString()}</LastModified>` +
+        `<ETag>${escape(part.etag)}</ETag><Size>${part.size}</Size></Part>`,
+    )
+    .join('');
+  return {
+    status: 200,
+    xml:
+      '<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+      `<Bucket>${escape(bucket)}</Bucket><Key>${escape(key)}</Key><UploadId>${escape(uploadId)}</UploadId>` +
+      `<PartNumberMarker>${marker}</PartNumberMarker><NextPartNumberMarker>${next}</NextPartNumberMarker>` +
+      `<MaxParts>${max}</MaxParts><IsTruncated>${after.length > page.length}</IsTruncated>${parts}` +
+      '<StorageClass>STANDARD</StorageClass></ListPartsResult>',
+  };
+}
+
+/** CompleteMultipartUpload's checks, in S3's order; undefined when s3rver may complete it. */
+async function checkCompletion(folder: string, uploadId: string, body: string) {
+  const listed = [...body.matchAll(/<Part>([\s\S]*?)<\/Part>/g)].map(([, part]) => ({
+    number: Number(/<PartNumber>\s*(\d+)\s*<\/PartNumber>/.exec(part ?? '')?.[1]),
+    etag: (/<ETag>([\s\S]*?)<\/ETag>/.exec(part ?? '')?.[1] ?? '')
+      .replace(/&quot;|&#34;/g, '"')
+      .replaceAll('"', ''),
+  }));
+  if (listed.length === 0 || listed.some((part) => !Number.isInteger(part.number))) {
+    return error(
+      400,
+      'MalformedXML',
+      'The XML you provided was not well-formed or did not validate against our published schema',
+    );
+  }
+  if (listed.some((part, i) => i > 0 && part.number <= listed[i - 1]!.number)) {
+    return error(
+      400,
+      'InvalidPartOrder',
+      'The list of parts was not in ascending order. The parts list must be specified in order by part number.',
+      { UploadId: uploadId },
+    );
+  }
+  const stored = new Map((await storedParts(folder)).map((part) => [part.number, part]));
+  // Every part is looked for first; sizes are checked once all are there.
+  for (const part of listed) {
+    const held = stored.get(part.number);
+    if (!held || held.etag.replaceAll('"', '') !== part.etag) {
+      return error(
+        400,
+        'InvalidPart',
+        "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+        { UploadId: uploadId, PartNumber: String(part.number), ETag: part.etag },
+      );
+    }
+  }
+  for (const part of listed.slice(0, -1)) {
+    const size = stored.get(part.number)!.size;
+    if (size < MIN_PART_BYTES) {
+      return error(
+        400,
+        'EntityTooSmall',
+        'Your proposed upload is smaller than the minimum allowed size',
+        {
+          ProposedSize: String(size),
+          MinSizeAllowed: String(MIN_PART_BYTES),
+          PartNumber: String(part.number),
+          ETag: part.etag,
+        },
+      );
+    }
+  }
+  return undefined;
+}
+
+function send(response: ServerResponse, reply: Reply): void {
+  const body = reply.xml ? `<?xml version="1.0" encoding="UTF-8"?>\n${reply.xml}` : '';
+  response.writeHead(reply.status, {
+    ...(body && { 'content-type': 'application/xml' }),
+    'content-length': Buffer.byteLength(body),
+    'x-amz-request-id': `emulator-${Date.now()}`,
+  });
+  response.end(body);
+}
+
+/** The request as it came, to s3rver (its body as read, or streamed on). */
+function pass(request: IncomingMessage, response: ServerResponse, body?: Buffer): void {
+  const inner = http.request(
+    {
+      host: '127.0.0.1',
+      port: innerPort,
+      method: request.method,
+      path: request.url,
+      headers: request.headers,
+      agent,
+    },
+    (reply) => {
+      response.writeHead(reply.statusCode ?? 500, reply.headers);
+      reply.pipe(response);
+    },
+  );
+  inner.on('error', () => response.destroy());
+  if (body) inner.end(body);
+  else request.pipe(inner);
+}
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    request.on('data', (part: Buffer) => parts.push(part));
+    request.on('end', () => resolve(Buffer.concat(parts)));
+    request.on('error', reject);
+  });
+}
+
+async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+  const uploadId = url.searchParams.get('uploadId');
+  const [bucketName = '', ...keyParts] = url.pathname.slice(1).split('/');
+  if (uploadId === null || keyParts.length === 0 || request.method === 'OPTIONS') {
+    pass(request, response);
+    return;
+  }
+  const key = decodeURIComponent(keyParts.join('/'));
+  const folder = await openUpload(decodeURIComponent(bucketName), key, uploadId);
+  if (!folder) {
+    request.resume();
+    send(response, noSuchUpload(uploadId));
+    return;
+  }
+  switch (request.method) {
+    case 'GET':
+      send(response, await listParts(folder, key, uploadId, url.searchParams));
+      return;
+    case 'DELETE':
+      await rm(folder, { recursive: true, force: true });
+      send(response, { status: 204 });
+      return;
+    case 'PUT': {
+      const part = Number(url.searchParams.get('partNumber'));
+      if (!Number.isInteger(part) || part < 1 || part > MAX_PART_NUMBER) {
+        request.resume();
+        send(
+          response,
+          error(
+            400,
+            'InvalidArgument',
+            `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`,
+          ),
+        );
+        return;
+      }
+      pass(request, response);
+      return;
+    }
+    case 'POST': {
+      const body = await readBody(request);
+      const refused = await checkCompletion(folder, uploadId, body.toString('utf8'));
+      if (refused) send(response, refused);
+      else pass(request, response, body);
+      return;
+    }
+    default:
+      pass(request, response);
+  }
+}
+
+const front = http.createServer((request, response) => {
+  handle(request, response).catch((failure: unknown) => {
+    if (!response.headersSent) send(response, error(500, 'InternalError', String(failure)));
+    else response.destroy();
+  });
+});
+
 async function stop(): Promise<void> {
+  front.close();
   await server.close().catch(() => undefined);
   process.exit(0);
 }
@@ -38,5 +295,9 @@ process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => undefined); // Ctrl-C reaches the whole group: the parent decides
 process.on('disconnect', () => void stop());
 
-await server.run();
-process.send?.({ type: 'ready' });
+innerPort = (await server.run()).port;
+front.once('error', (failure) => {
+  process.stderr.write(`S3 emulator: ${String(failure)}\n`);
+  process.exit(1);
+});
+front.listen(port, '127.0.0.1', () => process.send?.({ type: 'ready' }));

@@ -1,0 +1,153 @@
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListPartsCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { randomUUID } from 'node:crypto';
+
+// The local S3's multipart operations, held to S3's documented answers (ListParts,
+// AbortMultipartUpload, CompleteMultipartUpload's errors), through the real SDK client.
+const s3 = new S3Client({
+  endpoint: process.env['S3_ENDPOINT'],
+  forcePathStyle: true,
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+});
+const Bucket = process.env['BUCKET'];
+const MiB = 1024 * 1024;
+
+async function started() {
+  const Key = `files/emulator-test/${randomUUID()}/r1/data`;
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+  return { Bucket, Key, UploadId: UploadId! };
+}
+
+const part = (upload: Awaited<ReturnType<typeof started>>, PartNumber: number, size: number) =>
+  s3
+    .send(new UploadPartCommand({ ...upload, PartNumber, Body: Buffer.alloc(size, PartNumber) }))
+    .then(({ ETag }) => ({ PartNumber, ETag: ETag! }));
+
+/** The S3 error code a call fails with, and its HTTP status. */
+async function refusal(call: Promise<unknown>) {
+  try {
+    await call;
+  } catch (error) {
+    if (error instanceof S3ServiceException) {
+      return { code: error.name, status: error.$metadata.httpStatusCode };
+    }
+    throw error;
+  }
+  return { code: 'none', status: 200 };
+}
+
+test('ListParts lists the parts uploaded, in order, with their sizes and ETags, page by page', async () => {
+  const upload = await started();
+  const parts = [await part(upload, 2, 100), await part(upload, 1, 200), await part(upload, 3, 50)];
+  const all = await s3.send(new ListPartsCommand(upload));
+  expect(all.Parts?.map(({ PartNumber, Size, ETag }) => ({ PartNumber, Size, ETag }))).toEqual([
+    { PartNumber: 1, Size: 200, ETag: parts[1]!.ETag },
+    { PartNumber: 2, Size: 100, ETag: parts[0]!.ETag },
+    { PartNumber: 3, Size: 50, ETag: parts[2]!.ETag },
+  ]);
+  expect(all.IsTruncated).toBe(false);
+
+  const first = await s3.send(new ListPartsCommand({ ...upload, MaxParts: 2 }));
+  expect(first.Parts?.map((p) => p.PartNumber)).toEqual([1, 2]);
+  expect(first).toMatchObject({ IsTruncated: true, NextPartNumberMarker: '2' });
+  const rest = await s3.send(
+    new ListPartsCommand({ ...upload, PartNumberMarker: first.NextPartNumberMarker }),
+  );
+  expect(rest.Parts?.map((p) => p.PartNumber)).toEqual([3]);
+  expect(rest.IsTruncated).toBe(false);
+});
+
+test('AbortMultipartUpload ends the upload: its parts are gone, a second abort is NoSuchUpload', async () => {
+  const upload = await started();
+  await part(upload, 1, 10);
+  await s3.send(new AbortMultipartUploadCommand(upload));
+  expect(await refusal(s3.send(new ListPartsCommand(upload)))).toEqual({
+    code: 'NoSuchUpload',
+    status: 404,
+  });
+  expect(await refusal(s3.send(new AbortMultipartUploadCommand(upload)))).toEqual({
+    code: 'NoSuchUpload',
+    status: 404,
+  });
+  expect(await refusal(part(upload, 2, 10))).toEqual({ code: 'NoSuchUpload', status: 404 });
+});
+
+test('an upload id that never existed, or of another key, is NoSuchUpload', async () => {
+  const upload = await started();
+  const never = { ...upload, UploadId: 'f'.repeat(32) };
+  expect(await refusal(s3.send(new ListPartsCommand(never)))).toEqual({
+    code: 'NoSuchUpload',
+    status: 404,
+  });
+  expect(await refusal(part(never, 1, 10))).toEqual({ code: 'NoSuchUpload', status: 404 });
+  const otherKey = { ...upload, Key: `${upload.Key}-other` };
+  expect(await refusal(s3.send(new ListPartsCommand(otherKey)))).toEqual({
+    code: 'NoSuchUpload',
+    status: 404,
+  });
+});
+
+test('part numbers outside 1..10000 are InvalidArgument', async () => {
+  const upload = await started();
+  expect(await refusal(part(upload, 0, 10))).toEqual({ code: 'InvalidArgument', status: 400 });
+  expect(await refusal(part(upload, 10_001, 10))).toEqual({ code: 'InvalidArgument', status: 400 });
+});
+
+describe('CompleteMultipartUpload checks the parts as S3 does', () => {
+  const complete = (
+    upload: Awaited<ReturnType<typeof started>>,
+    Parts: { PartNumber: number; ETag: string }[],
+  ) => s3.send(new CompleteMultipartUploadCommand({ ...upload, MultipartUpload: { Parts } }));
+
+  test('a part never uploaded, or with another ETag, is InvalidPart (and the emulator lives on)', async () => {
+    const upload = await started();
+    const one = await part(upload, 1, 10);
+    expect(await refusal(complete(upload, [one, { PartNumber: 2, ETag: one.ETag }]))).toEqual({
+      code: 'InvalidPart',
+      status: 400,
+    });
+    expect(await refusal(complete(upload, [{ PartNumber: 1, ETag: '"0123"' }]))).toEqual({
+      code: 'InvalidPart',
+      status: 400,
+    });
+    // A part uploaded again replaces the first: its old ETag no longer completes.
+    const again = await s3.send(
+      new UploadPartCommand({ ...upload, PartNumber: 1, Body: Buffer.from('other bytes') }),
+    );
+    expect(await refusal(complete(upload, [one]))).toEqual({ code: 'InvalidPart', status: 400 });
+    await complete(upload, [{ PartNumber: 1, ETag: again.ETag! }]);
+    const { Body } = await s3.send(new GetObjectCommand({ Bucket, Key: upload.Key }));
+    expect(await Body?.transformToString()).toBe('other bytes');
+  });
+
+  test('parts out of order are InvalidPartOrder; a small part but the last is EntityTooSmall', async () => {
+    const upload = await started();
+    const small = await part(upload, 1, 1000);
+    const last = await part(upload, 2, 10);
+    expect(await refusal(complete(upload, [last, small]))).toEqual({
+      code: 'InvalidPartOrder',
+      status: 400,
+    });
+    expect(await refusal(complete(upload, [small, last]))).toEqual({
+      code: 'EntityTooSmall',
+      status: 400,
+    });
+    const big = await part(upload, 1, 5 * MiB);
+    await complete(upload, [big, last]);
+  });
+
+  test('completing twice: the second is NoSuchUpload', async () => {
+    const upload = await started();
+    const only = await part(upload, 1, 10);
+    await complete(upload, [only]);
+    expect(await refusal(complete(upload, [only]))).toEqual({ code: 'NoSuchUpload', status: 404 });
+  });
+});
