@@ -8,7 +8,15 @@
  * uploads that do not exist, and completes an upload without checking its parts (a part never
  * uploaded crashes it). A front server on the stack's port answers those as S3 does, from
  * s3rver's own part store, and passes everything else to s3rver on a port of its own.
+ *
+ * s3rver checks only the access key id of a signature. The front server checks presigned
+ * requests (SigV4 in the query, as browsers and download links use them) as S3 does: the
+ * signature is computed again with the SDK's own presigner, against the emulator's
+ * credentials, and an expired, altered or partly signed request is refused.
  */
+import { S3Client } from '@aws-sdk/client-s3';
+import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
+import { timingSafeEqual } from 'node:crypto';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -187,6 +195,126 @@ async function checkCompletion(folder: string, uploadId: string, body: string) {
   return undefined;
 }
 
+/** The emulator's credentials (stack-plugin.mts gives them to the functions): id -> secret. */
+const SECRETS: Readonly<Record<string, string>> = { S3RVER: 'S3RVER' };
+const MAX_EXPIRES_SECONDS = 604_800;
+const presignerConfig = new S3Client({
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  forcePathStyle: true,
+}).config;
+
+const queryAuthError = () =>
+  error(
+    400,
+    'AuthorizationQueryParametersError',
+    'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.',
+  );
+
+/** A presigned request's refusal, as S3 words it; undefined when it is signed right. */
+async function checkPresigned(request: IncomingMessage, url: URL): Promise<Reply | undefined> {
+  const query = Object.fromEntries(url.searchParams);
+  if (query['X-Amz-Algorithm'] === undefined) return undefined;
+  // The presigner adds X-Amz-Content-Sha256 itself, and signs all but the signature.
+  const { 'X-Amz-Signature': provided, ...rest } = query;
+  delete rest['X-Amz-Content-Sha256'];
+  const [keyId = '', day = '', region = '', service = '', terminal] = (
+    query['X-Amz-Credential'] ?? ''
+  ).split('/');
+  const date = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(query['X-Amz-Date'] ?? '');
+  const expires = Number(query['X-Amz-Expires']);
+  const signed = (query['X-Amz-SignedHeaders'] ?? '').split(';');
+  if (
+    query['X-Amz-Algorithm'] !== 'AWS4-HMAC-SHA256' ||
+    !provided ||
+    !date ||
+    terminal !== 'aws4_request' ||
+    !signed.includes('host') ||
+    !Number.isInteger(expires)
+  ) {
+    return queryAuthError();
+  }
+  const secret = SECRETS[keyId];
+  if (secret === undefined) {
+    return error(
+      403,
+      'InvalidAccessKeyId',
+      'The AWS Access Key Id you provided does not exist in our records.',
+      { AWSAccessKeyId: keyId },
+    );
+  }
+  if (expires < 1 || expires > MAX_EXPIRES_SECONDS) {
+    return error(
+      400,
+      'AuthorizationQueryParametersError',
+      'X-Amz-Expires must be less than a week (in seconds) that is 604800',
+    );
+  }
+  const [, year, month, dayOfMonth, hour, minute, second] = date;
+  const signingDate = new Date(`${year}-${month}-${dayOfMonth}T${hour}:${minute}:${second}Z`);
+  const expiry = new Date(signingDate.getTime() + expires * 1000);
+  if (Date.now() > expiry.getTime()) {
+    return error(403, 'AccessDenied', 'Request has expired', {
+      'X-Amz-Expires': String(expires),
+      Expires: expiry.toISOString(),
+      ServerTime: new Date().toISOString(),
+    });
+  }
+  const unsigned = Object.keys(request.headers).filter(
+    (name) => name.startsWith('x-amz-') && !signed.includes(name),
+  );
+  if (unsigned.length > 0) {
+    return error(
+      403,
+      'AccessDenied',
+      'There were headers present in the request which were not signed',
+      {
+        HeadersNotSigned: unsigned.join(', '),
+      },
+    );
+  }
+  const header = (name: string) => {
+    const value = request.headers[name];
+    return Array.isArray(value) ? value.join(',') : (value ?? '');
+  };
+  const presigner = new S3RequestPresigner({
+    ...presignerConfig,
+    credentials: { accessKeyId: keyId, secretAccessKey: secret },
+    region: () => Promise.resolve(region),
+    service,
+  } as ConstructorParameters<typeof S3RequestPresigner>[0]);
+  const again = await presigner.presign(
+    {
+      method: request.method ?? 'GET',
+      protocol: 'http:',
+      hostname: '127.0.0.1',
+      path: url.pathname,
+      query: rest,
+      headers: Object.fromEntries(signed.map((name) => [name, header(name)])),
+    } as Parameters<S3RequestPresigner['presign']>[0],
+    {
+      signingDate,
+      expiresIn: expires,
+      signableHeaders: new Set(signed),
+      unhoistableHeaders: new Set(signed.filter((name) => name.startsWith('x-amz-'))),
+    },
+  );
+  const expected = Buffer.from(String(again.query?.['X-Amz-Signature'] ?? ''));
+  const given = Buffer.from(provided);
+  if (
+    day !== signingDate.toISOString().slice(0, 10).replaceAll('-', '') ||
+    expected.length !== given.length ||
+    !timingSafeEqual(expected, given)
+  ) {
+    return error(
+      403,
+      'SignatureDoesNotMatch',
+      'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+    );
+  }
+  return undefined;
+}
+
 function send(response: ServerResponse, reply: Reply): void {
   const body = reply.xml ? `<?xml version="1.0" encoding="UTF-8"?>\n${reply.xml}` : '';
   response.writeHead(reply.status, {
@@ -229,6 +357,12 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
 
 async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+  const refused = request.method === 'OPTIONS' ? undefined : await checkPresigned(request, url);
+  if (refused) {
+    request.resume();
+    send(response, refused);
+    return;
+  }
   const uploadId = url.searchParams.get('uploadId');
   const [bucketName = '', ...keyParts] = url.pathname.slice(1).split('/');
   if (uploadId === null || keyParts.length === 0 || request.method === 'OPTIONS') {

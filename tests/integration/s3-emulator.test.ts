@@ -4,10 +4,12 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   ListPartsCommand,
+  PutObjectCommand,
   S3Client,
   S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { randomUUID } from 'node:crypto';
 
 // The local S3's multipart operations, held to S3's documented answers (ListParts,
@@ -149,5 +151,85 @@ describe('CompleteMultipartUpload checks the parts as S3 does', () => {
     const only = await part(upload, 1, 10);
     await complete(upload, [only]);
     expect(await refusal(complete(upload, [only]))).toEqual({ code: 'NoSuchUpload', status: 404 });
+  });
+});
+
+describe('presigned requests are checked as S3 checks them', () => {
+  const signer = (accessKeyId = 'S3RVER', secretAccessKey = 'S3RVER') =>
+    new S3Client({
+      endpoint: process.env['S3_ENDPOINT'],
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      credentials: { accessKeyId, secretAccessKey },
+    });
+  const object = async () => {
+    const Key = `files/emulator-test/${randomUUID()}/r1/data`;
+    await s3.send(new PutObjectCommand({ Bucket, Key, Body: 'signed bytes' }));
+    return Key;
+  };
+  const code = async (response: Response) =>
+    /<Code>([^<]+)<\/Code>/.exec(await response.text())?.[1] ?? 'none';
+
+  test('a link signed right reads the object; altered, it is SignatureDoesNotMatch', async () => {
+    const Key = await object();
+    const url = await getSignedUrl(
+      signer(),
+      new GetObjectCommand({
+        Bucket,
+        Key,
+        ResponseContentDisposition: 'attachment; filename="a b.txt"',
+      }),
+      { expiresIn: 60 },
+    );
+    const good = await fetch(url);
+    expect([good.status, await good.text()]).toEqual([200, 'signed bytes']);
+    expect(good.headers.get('content-disposition')).toBe('attachment; filename="a b.txt"');
+
+    const altered = url.replace('filename%3D%22a%20b.txt', 'filename%3D%22evil.html');
+    const refused = await fetch(altered);
+    expect([refused.status, await code(refused)]).toEqual([403, 'SignatureDoesNotMatch']);
+    const wrongSecret = await getSignedUrl(
+      signer('S3RVER', 'not-the-secret'),
+      new GetObjectCommand({ Bucket, Key }),
+    );
+    const byWrongSecret = await fetch(wrongSecret);
+    expect([byWrongSecret.status, await code(byWrongSecret)]).toEqual([
+      403,
+      'SignatureDoesNotMatch',
+    ]);
+  });
+
+  test('expired, of an unknown key, or with unsigned x-amz headers: refused', async () => {
+    const Key = await object();
+    const old = await getSignedUrl(signer(), new GetObjectCommand({ Bucket, Key }), {
+      expiresIn: 60,
+      signingDate: new Date(Date.now() - 10 * 60_000),
+    });
+    const expired = await fetch(old);
+    expect([expired.status, await code(expired)]).toEqual([403, 'AccessDenied']);
+    const unknown = await fetch(
+      await getSignedUrl(signer('NOBODY'), new GetObjectCommand({ Bucket, Key })),
+    );
+    expect([unknown.status, await code(unknown)]).toEqual([403, 'InvalidAccessKeyId']);
+    const url = await getSignedUrl(signer(), new GetObjectCommand({ Bucket, Key }));
+    const extra = await fetch(url, { headers: { 'x-amz-meta-extra': '1' } });
+    expect([extra.status, await code(extra)]).toEqual([403, 'AccessDenied']);
+  });
+
+  test('a part URL signed with its length takes only a part of that length', async () => {
+    const upload = await started();
+    const body = Buffer.from('part bytes');
+    const url = await getSignedUrl(
+      signer(),
+      new UploadPartCommand({ ...upload, PartNumber: 1, ContentLength: body.length }),
+      { expiresIn: 60 },
+    );
+    const put = await fetch(url, { method: 'PUT', body });
+    expect(put.status).toBe(200);
+    expect(put.headers.get('etag')).toMatch(/^"[0-9a-f]{32}"$/);
+    const listed = await s3.send(new ListPartsCommand(upload));
+    expect(listed.Parts?.map((p) => p.Size)).toEqual([body.length]);
+    const longer = await fetch(url, { method: 'PUT', body: Buffer.from('part bytes, and more') });
+    expect([longer.status, await code(longer)]).toEqual([403, 'SignatureDoesNotMatch']);
   });
 });
