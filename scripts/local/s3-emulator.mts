@@ -12,12 +12,15 @@
  * s3rver checks only the access key id of a signature. The front server checks presigned
  * requests (SigV4 in the query, as browsers and download links use them) as S3 does: the
  * signature is computed again with the SDK's own presigner, against the emulator's
- * credentials, and an expired, altered or partly signed request is refused.
+ * credentials, and an expired, altered or partly signed request is refused. A part sent with
+ * a CRC32C or SHA-256 checksum is stored only if its bytes have it (BadDigest otherwise), and
+ * ListParts returns it.
  */
 import { S3Client } from '@aws-sdk/client-s3';
+import { Crc32c } from '@aws-sdk/checksums/crc';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
-import { timingSafeEqual } from 'node:crypto';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -83,7 +86,31 @@ interface StoredPart {
   size: number;
   etag: string;
   modified: Date;
+  checksums: Partial<Record<ChecksumName, string>>;
 }
+
+/** The part checksums S3 verifies: header, ListParts field, digest (base64 of big-endian). */
+const CHECKSUMS = {
+  CRC32C: {
+    header: 'x-amz-checksum-crc32c',
+    bytes: 4,
+    digest: async (body: Buffer) => {
+      const crc = new Crc32c();
+      crc.update(body);
+      return Buffer.from(await crc.digest()).toString('base64');
+    },
+  },
+  SHA256: {
+    header: 'x-amz-checksum-sha256',
+    bytes: 32,
+    digest: (body: Buffer) => Promise.resolve(createHash('sha256').update(body).digest('base64')),
+  },
+} as const;
+type ChecksumName = keyof typeof CHECKSUMS;
+const CHECKSUM_NAMES = Object.keys(CHECKSUMS) as ChecksumName[];
+
+const isDigest = (value: string, bytes: number) =>
+  /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === bytes;
 
 /** An upload in s3rver's store: its folder and key, if it exists and is of this key. */
 async function openUpload(bucketName: string, key: string, uploadId: string) {
@@ -100,14 +127,26 @@ async function storedParts(folder: string): Promise<StoredPart[]> {
   const names = (await readdir(folder)).filter((name) => /^\d+$/.test(name));
   const parts = await Promise.all(
     names.map(async (name) => {
-      const [info, md5] = await Promise.all([
+      const [info, md5, ...sums] = await Promise.all([
         stat(path.join(folder, name)),
         readFile(path.join(folder, `${name}.md5`), 'utf8').catch(() => undefined),
+        ...CHECKSUM_NAMES.map((sum) =>
+          readFile(path.join(folder, `${name}.${sum}`), 'utf8').catch(() => undefined),
+        ),
       ]);
+      const checksums = Object.fromEntries(
+        CHECKSUM_NAMES.flatMap((sum, i) => (sums[i] ? [[sum, sums[i]]] : [])),
+      );
       // A part still being written has no digest yet: it is not there.
       return md5 === undefined
         ? undefined
-        : { number: Number(name), size: info.size, etag: `"${md5}"`, modified: info.mtime };
+        : {
+            number: Number(name),
+            size: info.size,
+            etag: `"${md5}"`,
+            modified: info.mtime,
+            checksums,
+          };
     }),
   );
   return parts
@@ -126,7 +165,11 @@ async function listParts(folder: string, key: string, uploadId: string, query: U
     .map(
       (part) =>
         `<Part><PartNumber>${part.number}</PartNumber><LastModified>${part.modified.toISOString()}</LastModified>` +
-        `<ETag>${escape(part.etag)}</ETag><Size>${part.size}</Size></Part>`,
+        `<ETag>${escape(part.etag)}</ETag><Size>${part.size}</Size>` +
+        Object.entries(part.checksums)
+          .map(([sum, value]) => `<Checksum${sum}>${escape(value)}</Checksum${sum}>`)
+          .join('') +
+        '</Part>',
     )
     .join('');
   return {
@@ -326,7 +369,12 @@ function send(response: ServerResponse, reply: Reply): void {
 }
 
 /** The request as it came, to s3rver (its body as read, or streamed on). */
-function pass(request: IncomingMessage, response: ServerResponse, body?: Buffer): void {
+function pass(
+  request: IncomingMessage,
+  response: ServerResponse,
+  body?: Buffer,
+  extraHeaders: Record<string, string> = {},
+): void {
   const inner = http.request(
     {
       host: '127.0.0.1',
@@ -337,7 +385,7 @@ function pass(request: IncomingMessage, response: ServerResponse, body?: Buffer)
       agent,
     },
     (reply) => {
-      response.writeHead(reply.statusCode ?? 500, reply.headers);
+      response.writeHead(reply.statusCode ?? 500, { ...reply.headers, ...extraHeaders });
       reply.pipe(response);
     },
   );
@@ -353,6 +401,52 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
     request.on('end', () => resolve(Buffer.concat(parts)));
     request.on('error', reject);
   });
+}
+
+/** UploadPart: a part sent with a checksum is stored only if its bytes have it. */
+async function uploadPart(
+  request: IncomingMessage,
+  response: ServerResponse,
+  folder: string,
+  part: number,
+): Promise<void> {
+  const sent = CHECKSUM_NAMES.filter((sum) => request.headers[CHECKSUMS[sum].header] !== undefined);
+  // The part replaces any earlier one, and its checksums; a refused one leaves both.
+  const forget = () =>
+    Promise.all(
+      CHECKSUM_NAMES.map((sum) => rm(path.join(folder, `${part}.${sum}`), { force: true })),
+    );
+  if (sent.length === 0) {
+    await forget();
+    pass(request, response);
+    return;
+  }
+  const body = await readBody(request);
+  const echoed: Record<string, string> = {};
+  for (const sum of sent) {
+    const { header, bytes, digest } = CHECKSUMS[sum];
+    const given = String(request.headers[header]);
+    if (!isDigest(given, bytes)) {
+      send(response, error(400, 'InvalidRequest', `Value for ${header} header is invalid.`));
+      return;
+    }
+    if ((await digest(body)) !== given) {
+      const name = sum === 'SHA256' ? 'SHA256' : 'CRC32C';
+      send(
+        response,
+        error(400, 'BadDigest', `The ${name} you specified did not match the calculated checksum.`),
+      );
+      return;
+    }
+    echoed[header] = given;
+  }
+  await forget();
+  await Promise.all(
+    sent.map((sum) =>
+      writeFile(path.join(folder, `${part}.${sum}`), echoed[CHECKSUMS[sum].header]!),
+    ),
+  );
+  pass(request, response, body, echoed);
 }
 
 async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -398,7 +492,7 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
         );
         return;
       }
-      pass(request, response);
+      await uploadPart(request, response, folder, part);
       return;
     }
     case 'POST': {

@@ -10,7 +10,8 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { randomUUID } from 'node:crypto';
+import { Crc32c } from '@aws-sdk/checksums/crc';
+import { createHash, randomUUID } from 'node:crypto';
 
 // The local S3's multipart operations, held to S3's documented answers (ListParts,
 // AbortMultipartUpload, CompleteMultipartUpload's errors), through the real SDK client.
@@ -231,5 +232,94 @@ describe('presigned requests are checked as S3 checks them', () => {
     expect(listed.Parts?.map((p) => p.Size)).toEqual([body.length]);
     const longer = await fetch(url, { method: 'PUT', body: Buffer.from('part bytes, and more') });
     expect([longer.status, await code(longer)]).toEqual([403, 'SignatureDoesNotMatch']);
+  });
+});
+
+describe('part checksums are verified as S3 verifies them', () => {
+  const body = Buffer.from('checksummed part');
+  const crc32c = async (bytes: Buffer) => {
+    const crc = new Crc32c();
+    crc.update(bytes);
+    return Buffer.from(await crc.digest()).toString('base64');
+  };
+  const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('base64');
+
+  test('the right CRC32C or SHA-256 is stored and listed; a wrong one is BadDigest, a malformed one InvalidRequest', async () => {
+    const upload = await started();
+    const ChecksumCRC32C = await crc32c(body);
+    const stored = await s3.send(
+      new UploadPartCommand({ ...upload, PartNumber: 1, Body: body, ChecksumCRC32C }),
+    );
+    expect(stored.ChecksumCRC32C).toBe(ChecksumCRC32C);
+    await s3.send(
+      new UploadPartCommand({ ...upload, PartNumber: 2, Body: body, ChecksumSHA256: sha256(body) }),
+    );
+    const listed = await s3.send(new ListPartsCommand(upload));
+    expect(listed.Parts?.map(({ ChecksumCRC32C: c, ChecksumSHA256: s }) => [c, s])).toEqual([
+      [ChecksumCRC32C, undefined],
+      [undefined, sha256(body)],
+    ]);
+
+    const other = await crc32c(Buffer.from('other bytes'));
+    expect(
+      await refusal(
+        s3.send(
+          new UploadPartCommand({ ...upload, PartNumber: 3, Body: body, ChecksumCRC32C: other }),
+        ),
+      ),
+    ).toEqual({ code: 'BadDigest', status: 400 });
+    expect(
+      await refusal(
+        s3.send(
+          new UploadPartCommand({
+            ...upload,
+            PartNumber: 3,
+            Body: body,
+            ChecksumSHA256: sha256(Buffer.from('x')),
+          }),
+        ),
+      ),
+    ).toEqual({ code: 'BadDigest', status: 400 });
+    expect(
+      await refusal(
+        s3.send(
+          new UploadPartCommand({
+            ...upload,
+            PartNumber: 3,
+            Body: body,
+            ChecksumCRC32C: 'not base64!',
+          }),
+        ),
+      ),
+    ).toEqual({ code: 'InvalidRequest', status: 400 });
+    expect((await s3.send(new ListPartsCommand(upload))).Parts?.map((p) => p.PartNumber)).toEqual([
+      1, 2,
+    ]);
+  });
+
+  test('a part URL with its CRC32C signed in takes only those bytes, sent with that header', async () => {
+    const upload = await started();
+    const ChecksumCRC32C = await crc32c(body);
+    const url = await getSignedUrl(
+      s3,
+      new UploadPartCommand({ ...upload, PartNumber: 1, ChecksumCRC32C }),
+      {
+        expiresIn: 60,
+        unhoistableHeaders: new Set(['x-amz-checksum-crc32c']),
+      },
+    );
+    const header = { 'x-amz-checksum-crc32c': ChecksumCRC32C };
+    const wrong = await fetch(url, {
+      method: 'PUT',
+      body: Buffer.from('other bytes!!!!!'),
+      headers: header,
+    });
+    expect(wrong.status).toBe(400);
+    expect(await wrong.text()).toContain('<Code>BadDigest</Code>');
+    const without = await fetch(url, { method: 'PUT', body });
+    expect(without.status).toBe(403);
+    const right = await fetch(url, { method: 'PUT', body, headers: header });
+    expect(right.status).toBe(200);
+    expect(right.headers.get('x-amz-checksum-crc32c')).toBe(ChecksumCRC32C);
   });
 });
