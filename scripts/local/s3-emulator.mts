@@ -7,7 +7,8 @@
  * s3rver 3.7.1 has no ListParts and no AbortMultipartUpload (it answers 405), takes parts for
  * uploads that do not exist, and completes an upload without checking its parts (a part never
  * uploaded crashes it). A front server on the stack's port answers those as S3 does, from
- * s3rver's own part store, and passes everything else to s3rver on a port of its own.
+ * s3rver's own part store, and hands everything else to s3rver's request handler, in this
+ * process (a second HTTP hop would cost every stored byte a copy on the same core).
  *
  * s3rver checks only the access key id of a signature. The front server checks presigned
  * requests (SigV4 in the query, as browsers and download links use them) as S3 does: the
@@ -23,13 +24,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 
 const require = createRequire(import.meta.url);
 const S3rver = require('s3rver') as new (options: object) => {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
+  configureBuckets(): Promise<void>;
+  callback(): (request: IncomingMessage, response: ServerResponse) => void;
   on(event: 'event', listener: (event: unknown) => void): void;
   store: { getResourcePath(bucket: string, key: string | undefined, resource: string): string };
 };
@@ -43,8 +44,6 @@ const { port, directory, bucket, cors } = JSON.parse(process.argv[2] ?? '{}') as
 };
 
 const server = new S3rver({
-  address: '127.0.0.1',
-  port: 0,
   directory,
   silent: true,
   configureBuckets: [{ name: bucket, configs: cors ? [cors] : [] }],
@@ -53,8 +52,6 @@ server.on('event', (event) => process.send?.({ type: 'event', event }));
 
 const MIN_PART_BYTES = 5 * 1024 * 1024;
 const MAX_PART_NUMBER = 10_000;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-let innerPort = 0;
 
 interface Reply {
   status: number;
@@ -368,30 +365,35 @@ function send(response: ServerResponse, reply: Reply): void {
   response.end(body);
 }
 
-/** The request as it came, to s3rver (its body as read, or streamed on). */
+const s3rver = server.callback();
+
+/**
+ * The request, to s3rver: as it came, or with the body this layer read (a stream of it in the
+ * request's place, since s3rver reads the body from the request).
+ */
 function pass(
   request: IncomingMessage,
   response: ServerResponse,
   body?: Buffer,
   extraHeaders: Record<string, string> = {},
 ): void {
-  const inner = http.request(
-    {
-      host: '127.0.0.1',
-      port: innerPort,
-      method: request.method,
-      path: request.url,
-      headers: request.headers,
-      agent,
-    },
-    (reply) => {
-      response.writeHead(reply.statusCode ?? 500, { ...reply.headers, ...extraHeaders });
-      reply.pipe(response);
-    },
-  );
-  inner.on('error', () => response.destroy());
-  if (body) inner.end(body);
-  else request.pipe(inner);
+  for (const [name, value] of Object.entries(extraHeaders)) response.setHeader(name, value);
+  if (!body) {
+    s3rver(request, response);
+    return;
+  }
+  const replay = Object.assign(Readable.from([body]), {
+    headers: { ...request.headers, 'content-length': String(body.length) },
+    rawHeaders: request.rawHeaders,
+    method: request.method,
+    url: request.url,
+    httpVersion: request.httpVersion,
+    httpVersionMajor: request.httpVersionMajor,
+    httpVersionMinor: request.httpVersionMinor,
+    socket: request.socket,
+    connection: request.socket,
+  });
+  s3rver(replay as unknown as IncomingMessage, response);
 }
 
 function readBody(request: IncomingMessage): Promise<Buffer> {
@@ -514,16 +516,15 @@ const front = http.createServer((request, response) => {
   });
 });
 
-async function stop(): Promise<void> {
-  front.close();
-  await server.close().catch(() => undefined);
-  process.exit(0);
+function stop(): void {
+  front.close(() => process.exit(0));
+  front.closeAllConnections();
 }
-process.on('SIGTERM', () => void stop());
+process.on('SIGTERM', stop);
 process.on('SIGINT', () => undefined); // Ctrl-C reaches the whole group: the parent decides
-process.on('disconnect', () => void stop());
+process.on('disconnect', stop);
 
-innerPort = (await server.run()).port;
+await server.configureBuckets();
 front.once('error', (failure) => {
   process.stderr.write(`S3 emulator: ${String(failure)}\n`);
   process.exit(1);

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
 import { API, call, filesUrl, multipart } from '../../../tests/helpers/api';
 import { fileItem } from '../../../tests/helpers/aws';
@@ -46,28 +46,39 @@ async function hammer(
   };
 }
 
-/** GetItem of one record by CONCURRENCY workers for SECONDS, with the SDK. */
-async function rawGetItems(ctx: BenchContext, fileId: string): Promise<Throughput> {
+/**
+ * The route's own DynamoDB read, raw: BatchGetItem of the member's item and the file's, by
+ * CONCURRENCY workers for SECONDS, with the SDK.
+ */
+async function rawBatchGets(ctx: BenchContext, fileId: string): Promise<Throughput> {
   const documents = DynamoDBDocumentClient.from(
     new DynamoDBClient({ endpoint: ctx.stack.dynamodbEndpoint, maxAttempts: 1 }),
   );
   const latencies: number[] = [];
   let errors = 0;
   const until = performance.now() + SECONDS * 1000;
+  const read = () =>
+    documents.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [ctx.stack.membersTable]: {
+            Keys: [{ company_id: ctx.company, principal: 'user:bench' }],
+          },
+          [ctx.stack.filesTable]: {
+            Keys: [{ company_id: ctx.company, id: fileId }],
+            ConsistentRead: true,
+          },
+        },
+      }),
+    );
+  const first = await read();
+  if (first.Responses?.[ctx.stack.membersTable]?.length !== 1) {
+    throw new Error("the raw read does not find the bench user's membership");
+  }
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (performance.now() < until) {
-        const ms = await timed(() =>
-          documents
-            .send(
-              new GetCommand({
-                TableName: ctx.stack.filesTable,
-                Key: { company_id: ctx.company, id: fileId },
-              }),
-            )
-            .catch(() => errors++),
-        );
-        latencies.push(ms);
+        latencies.push(await timed(() => read().catch(() => errors++)));
       }
     }),
   );
@@ -94,8 +105,10 @@ const describe = (s: ReturnType<typeof summary>) =>
   `${show(s.requests_per_second, 'req/s')}, p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms`;
 
 /**
- * GET of a file's metadata at concurrency 16, next to the health function (a no-op on the
- * same offline server: the HTTP path's own cost) and to a raw GetItem of the same record.
+ * GET of a file's metadata at concurrency 16, next to what it cannot beat: the health function
+ * (a no-op on the same offline server: the HTTP path's own cost) and a raw BatchGetItem of the
+ * two items the route reads (the data's cost). A request that pays both in turn has at best
+ * 1/(1/noop + 1/raw) requests per second; the target is 0.9x of that limit.
  */
 export async function metadataRead(ctx: BenchContext): Promise<CaseResult> {
   const created = await call<{ resource: { id: string } }>(filesUrl(ctx.company), {
@@ -115,28 +128,32 @@ export async function metadataRead(ctx: BenchContext): Promise<CaseResult> {
   for (let i = 0; i < ROUNDS; i++) {
     service.push(await hammer(url, auth));
     noop.push(await hammer(`${API()}/health`));
-    raw.push(await rawGetItems(ctx, fileId));
+    raw.push(await rawBatchGets(ctx, fileId));
   }
   const s = summary(service);
   const n = summary(noop);
   const r = summary(raw);
-  const ratio = round(s.requests_per_second.median / n.requests_per_second.median, 2);
+  const limit = Math.round(
+    1 / (1 / n.requests_per_second.median + 1 / r.requests_per_second.median),
+  );
+  const ratio = round(s.requests_per_second.median / limit, 2);
   return {
     case: `metadata read, concurrency ${CONCURRENCY}`,
     service: `GET of the metadata: ${describe(s)}`,
-    baseline: `no-op function on the same server: ${describe(n)}; raw GetItem: ${describe(r)}`,
-    result: `${ratio}x of the no-op's requests/s`,
-    target: ">= 0.5x of the no-op's requests/s",
-    met: ratio >= 0.5 && s.errors === 0,
+    baseline: `no-op function on the same server: ${describe(n)}; raw BatchGetItem of the two items: ${describe(r)}; limit of both in turn: ${limit} req/s`,
+    result: `${ratio}x of the limit`,
+    target: '>= 0.9x of the limit',
+    met: ratio >= 0.9 && s.errors === 0,
     figures: {
       concurrency: CONCURRENCY,
       seconds_per_round: SECONDS,
       rounds: ROUNDS,
       service: s,
       noop_function: n,
-      raw_get_item: r,
+      raw_batch_get: r,
+      limit_requests_per_second: limit,
       ratio,
-      target_ratio: 0.5,
+      target_ratio: 0.9,
     },
   };
 }
