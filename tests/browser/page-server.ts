@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -46,4 +47,24 @@ export async function servePage(): Promise<PageServer> {
         server.close(() => resolve());
       }),
   };
+}
+
+// Root in a closed network: no sandbox, and none of Chromium's own calls home.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Debian's Chromium, driven by playwright-core. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    timeout: 30_000,
+  });
 }

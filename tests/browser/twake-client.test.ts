@@ -1,19 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import {
-  chromium,
-  type Browser,
-  type BrowserContext,
-  type Page,
-  type Request,
-} from 'playwright-core';
+import { type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import type { PublicFile } from '../../lib/domain/file';
 import { startLocalStack, stopLocalStack } from '../../scripts/local/stack-process';
 import { API, call, downloadBytes, filesUrl, sha256 } from '../helpers/api';
 import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
 import { paddedNoisePng } from '../helpers/media';
-import { servePage, type PageServer } from './page-server';
+import { launchChromium, servePage, type PageServer } from './page-server';
 
 /**
  * Twake's web client, for real: Chromium runs the requests of Twake's upload service with the
@@ -63,17 +57,6 @@ interface TwakePage {
   navigate(url: string): void;
   fetchSha256(url: string, token: string): Promise<Fetched>;
 }
-
-// Root in a closed network: no sandbox, and none of Chromium's own calls home.
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** Rejects after `ms`: page.evaluate and a download's promises wait forever otherwise. */
 async function within<T>(ms: number, what: string, promise: Promise<T>) {
@@ -255,7 +238,7 @@ beforeAll(async () => {
   [token, pageServer, browser, png] = await Promise.all([
     tokenFor({ company, user: 'tess' }),
     servePage(),
-    chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 30_000 }),
+    launchChromium(),
     paddedNoisePng(12 * MiB, 1024, 1024),
   ]);
 }, 60_000);

@@ -494,7 +494,8 @@ describe('storage', () => {
       },
     ]);
     const [cors] = bucket['CorsConfiguration'].CorsRules;
-    expect(cors.AllowedMethods).toEqual(['GET', 'HEAD']);
+    expect(cors.AllowedMethods).toEqual(['GET', 'HEAD', 'PUT']);
+    expect(cors.ExposedHeaders).toContain('ETag');
     expect(cors.AllowedOrigins).toEqual(['*']);
     expect(cors.ExposedHeaders).toContain('Content-Disposition');
 
