@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBody } from './read-body.mts';
 
 const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as (options: object) => Server;
@@ -346,15 +347,6 @@ function cancelled(reasons: Json[]): Reply {
 
 function validation(message: string): Reply {
   return { status: 400, body: { __type: errorType('ValidationException'), message } };
-}
-
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    request.on('data', (part: Buffer) => parts.push(part));
-    request.on('end', () => resolve(Buffer.concat(parts)));
-    request.on('error', reject);
-  });
 }
 
 function send(response: ServerResponse, reply: Reply): void {

@@ -26,6 +26,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { readBody } from './read-body.mts';
 
 const require = createRequire(import.meta.url);
 const S3rver = require('s3rver') as new (options: object) => {
@@ -394,15 +395,6 @@ function pass(
     connection: request.socket,
   });
   s3rver(replay as unknown as IncomingMessage, response);
-}
-
-function readBody(request: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    request.on('data', (part: Buffer) => parts.push(part));
-    request.on('end', () => resolve(Buffer.concat(parts)));
-    request.on('error', reject);
-  });
 }
 
 /** UploadPart: a part sent with a checksum is stored only if its bytes have it. */

@@ -1,10 +1,10 @@
 import {
   CreateMultipartUploadCommand,
   ListPartsCommand,
-  S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { s3 } from '../helpers/aws';
 import { randomUUID } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { launchChromium, servePage, type PageServer } from './page-server';
@@ -12,11 +12,6 @@ import { launchChromium, servePage, type PageServer } from './page-server';
 // A page on another origin than the bucket's sends a part to its presigned URL, as Uppy's S3
 // plugin does, and reads the part's ETag: the bucket's CORS rule (from serverless.yml) must
 // allow the PUT and expose the header.
-const s3 = new S3Client({
-  endpoint: process.env['S3_ENDPOINT'],
-  forcePathStyle: true,
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-});
 let browser: Browser;
 let pageServer: PageServer;
 

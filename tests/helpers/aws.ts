@@ -8,7 +8,7 @@ import {
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 /** Direct views of the emulators, to check what the service really stored. */
-const s3 = new S3Client({
+export const s3 = new S3Client({
   endpoint: process.env['S3_ENDPOINT'],
   forcePathStyle: true,
   requestChecksumCalculation: 'WHEN_REQUIRED',

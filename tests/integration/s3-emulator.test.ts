@@ -10,16 +10,12 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { s3 } from '../helpers/aws';
 import { Crc32c } from '@aws-sdk/checksums/crc';
 import { createHash, randomUUID } from 'node:crypto';
 
 // The local S3's multipart operations, held to S3's documented answers (ListParts,
 // AbortMultipartUpload, CompleteMultipartUpload's errors), through the real SDK client.
-const s3 = new S3Client({
-  endpoint: process.env['S3_ENDPOINT'],
-  forcePathStyle: true,
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-});
 const Bucket = process.env['BUCKET'];
 const MiB = 1024 * 1024;
 
