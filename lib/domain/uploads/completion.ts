@@ -58,12 +58,13 @@ export async function finishUpload(
     if (size > s.limits.maxFileBytes) {
       return await refuse(s, record, upload, fileTooLarge(s, size));
     }
-    const plan = assemblyPlan(upload, chunks, await s.records.parts(ref));
+    const uploadedAhead = await s.records.parts(ref);
+    const plan = assemblyPlan(upload, chunks, uploadedAhead);
     if (
       plan.toStream <= s.limits.syncAssemblyMaxBytes &&
       plan.chunksToStream <= MAX_INLINE_CHUNKS
     ) {
-      const ahead = await awaitPartsAhead(s, record, upload, chunks);
+      const ahead = await awaitPartsAhead(s, record, upload, chunks, uploadedAhead);
       return await assemble(s, record, upload, { claim, chunks, ahead });
     }
     const until = s.now() + s.limits.assemblyLeaseMs;

@@ -151,21 +151,24 @@ export function assemblyPlan(
 /**
  * Parts that other requests are still uploading ahead: the chunks of each were all recorded
  * (so the request that brought the last of them is uploading it) but the part was not yet.
- * Completion waits for them a little rather than upload them a second time.
+ * Completion waits for them a little rather than upload them a second time. `ahead`: the
+ * parts as the caller last read them.
  */
 export async function awaitPartsAhead(
   s: RecordServices,
   record: Identified,
   upload: PendingUpload,
   chunks: StoredChunk[],
+  ahead: ReadonlyMap<number, UploadedPart>,
 ): Promise<ReadonlyMap<number, UploadedPart>> {
   const ref = revisionRef(record, upload.revision);
   const deadline = s.now() + PARTS_AHEAD_WAIT_MS;
+  let current = ahead;
   for (;;) {
-    const ahead = await s.records.parts(ref);
-    const plan = assemblyPlan(upload, chunks, ahead);
-    if (!plan.reuse || plan.toStream === 0 || s.now() >= deadline) return ahead;
+    const plan = assemblyPlan(upload, chunks, current);
+    if (!plan.reuse || plan.toStream === 0 || s.now() >= deadline) return current;
     await new Promise((resolve) => setTimeout(resolve, PARTS_AHEAD_POLL_MS));
+    current = await s.records.parts(ref);
   }
 }
 
