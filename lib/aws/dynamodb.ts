@@ -129,7 +129,8 @@ function expression(guards: readonly Guard[], change: Change) {
     })
     .join(' AND ');
   const text = `${change.update} ${condition}`;
-  const bound: Bindings = guards[0] ?? {};
+  // Every guard carries the write's bindings (guardsOf): its values fill their placeholders.
+  const bound: Bindings = Object.assign({}, ...guards);
   const all: Record<string, unknown> = {
     ...CONSTANTS,
     ':revision': bound.revision,
