@@ -191,10 +191,13 @@ async function singleWrite(operation: string, body: Json, headers: http.Incoming
   const table = String(rest['TableName']);
   const key = await keyOf(rest, headers);
   if (meetsConflict(table, key, operation + JSON.stringify(body), false)) return conflictReply();
-  const wantsOld = returnOld === 'ALL_OLD';
-  const before = wantsOld ? await currentItem(table, key, headers) : undefined;
   const reply = await call(operation, rest, headers);
-  if (wantsOld && conditionFailed(reply) && before) reply.body['Item'] = before;
+  // Writes take turns (the lock), so the item read after a failed condition is the one the
+  // condition saw.
+  if (returnOld === 'ALL_OLD' && conditionFailed(reply)) {
+    const item = await currentItem(table, key, headers);
+    if (item) reply.body['Item'] = item;
+  }
   return reply;
 }
 
