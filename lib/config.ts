@@ -28,6 +28,8 @@ export interface Config {
   readonly tokenlessReads: boolean;
   readonly assembleFunctionName: string;
   readonly maxFileBytes: number;
+  readonly maxDirectFileBytes: number;
+  readonly partUrlTtlSeconds: number;
   readonly syncAssemblyMaxBytes: number;
   readonly assemblyLeaseSeconds: number;
   readonly uploadMaxAgeSeconds: number;
@@ -102,6 +104,10 @@ export function loadConfig(env: Env): Config {
     assembleFunctionName: required(env, 'ASSEMBLE_FUNCTION_NAME'),
     // S3 multipart: 10,000 parts of at most 5 GiB.
     maxFileBytes: integer(env, 'MAX_FILE_SIZE_BYTES', 1, 5 * 1024 ** 4),
+    // Straight to S3 (no chunk crosses a Lambda): up to S3's largest object.
+    maxDirectFileBytes: integer(env, 'MAX_DIRECT_FILE_SIZE_BYTES', 1, 5 * 1024 ** 4),
+    // A part URL is signed just before its part is sent (and again when it expired).
+    partUrlTtlSeconds: integer(env, 'PART_URL_TTL_SECONDS', 60, 3600),
     // Assembly within the completing request must fit API Gateway's 30 s.
     syncAssemblyMaxBytes: integer(env, 'SYNC_ASSEMBLY_MAX_BYTES', 0, 256 * 1024 ** 2),
     assemblyLeaseSeconds: integer(env, 'ASSEMBLY_LEASE_SECONDS', 30, 86_400),

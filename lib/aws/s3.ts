@@ -5,7 +5,9 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   NoSuchKey,
+  NoSuchUpload,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -17,7 +19,8 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { FinalizeRequestMiddleware } from '@smithy/types';
 import { config } from '../config';
 import type { StoredChunk } from '../domain/assembly-plan';
-import type { BlobStore } from '../domain/ports';
+import type { ChecksumAlgorithm } from '../domain/file';
+import type { BlobStore, HeldPart } from '../domain/ports';
 
 const client = new S3Client(
   config.s3Endpoint
@@ -138,6 +141,12 @@ async function fillPart(
   return part;
 }
 
+/** Where S3 carries each checksum: the request's header, the SDK's field. */
+const CHECKSUM_FIELDS = {
+  CRC32C: { name: 'x-amz-checksum-crc32c', field: 'ChecksumCRC32C' },
+  SHA256: { name: 'x-amz-checksum-sha256', field: 'ChecksumSHA256' },
+} as const satisfies Record<ChecksumAlgorithm, { name: string; field: string }>;
+
 export const blobs: BlobStore = {
   async put(key, body, contentType) {
     await client.send(
@@ -182,12 +191,13 @@ export const blobs: BlobStore = {
     return sizes;
   },
 
-  async startMultipart(key, contentType) {
+  async startMultipart(key, contentType, checksum) {
     const { UploadId } = await client.send(
       new CreateMultipartUploadCommand({
         Bucket: config.bucket,
         Key: key,
         ContentType: contentType,
+        ChecksumAlgorithm: checksum,
       }),
     );
     if (!UploadId) throw new Error('S3 returned no multipart upload id');
@@ -210,17 +220,75 @@ export const blobs: BlobStore = {
     return ETag;
   },
 
-  async completeMultipart(key, uploadId, parts) {
-    await client.send(
+  async listParts(key, uploadId) {
+    const held: HeldPart[] = [];
+    let marker: string | undefined;
+    try {
+      // Paged by hand: the SDK's paginator stops at the first page of ListParts.
+      do {
+        const page = await client.send(
+          new ListPartsCommand({
+            Bucket: config.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumberMarker: marker,
+          }),
+        );
+        for (const part of page.Parts ?? []) {
+          held.push({
+            part: part.PartNumber ?? 0,
+            etag: part.ETag ?? '',
+            size: part.Size ?? 0,
+            checksum: part.ChecksumCRC32C ?? part.ChecksumSHA256,
+          });
+        }
+        marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+      } while (marker);
+    } catch (error) {
+      if (error instanceof NoSuchUpload) return undefined;
+      throw error;
+    }
+    return held;
+  },
+
+  async presignPart(key, uploadId, part, { expiresInSeconds, contentLength, checksum }) {
+    const header = checksum && CHECKSUM_FIELDS[checksum.algorithm];
+    const url = await getSignedUrl(
+      client,
+      new UploadPartCommand({
+        Bucket: config.bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: part,
+        ContentLength: contentLength,
+        ...(header && checksum && { [header.field]: checksum.value }),
+      }),
+      {
+        expiresIn: expiresInSeconds,
+        // The checksum stays a signed header (not a query parameter), as S3 verifies it.
+        ...(header && { unhoistableHeaders: new Set([header.name]) }),
+      },
+    );
+    return { url, headers: header && checksum ? { [header.name]: checksum.value } : {} };
+  },
+
+  async completeMultipart(key, uploadId, parts, checksum) {
+    const field = checksum && CHECKSUM_FIELDS[checksum].field;
+    const completed = await client.send(
       new CompleteMultipartUploadCommand({
         Bucket: config.bucket,
         Key: key,
         UploadId: uploadId,
         MultipartUpload: {
-          Parts: parts.map(({ part, etag }) => ({ PartNumber: part, ETag: etag })),
+          Parts: parts.map(({ part, etag, checksum: value }) => ({
+            PartNumber: part,
+            ETag: etag,
+            ...(field && { [field]: value }),
+          })),
         },
       }),
     );
+    return field ? completed[field] : undefined;
   },
 
   async abortMultipart(key, uploadId) {

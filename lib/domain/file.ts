@@ -34,7 +34,15 @@ export interface Content {
   thumbnail_attempts?: number;
   /** Until when the current run holds the thumbnails; duplicates of its event skip them. */
   thumbnail_lease?: number;
+  /**
+   * S3's checksum of the data when the client sent one with every part (direct uploads):
+   * the checksum of the parts' checksums, `-` and their count, as S3 reports it.
+   */
+  checksum?: { algorithm: ChecksumAlgorithm; value: string };
 }
+
+/** The checksums S3 verifies on a part sent straight to it. */
+export type ChecksumAlgorithm = 'CRC32C' | 'SHA256';
 
 /**
  * A chunk as recorded, in an item of its own: each attempt writes its own key (keys.chunk with
@@ -77,6 +85,13 @@ export interface PendingUpload {
    */
   multipart_id: string;
   part_chunks: number;
+  /**
+   * Sent by the client straight to S3, part by part (uploads/direct.ts): no chunks
+   * (`total_chunks` 0), `multipart_id` is the upload the client's parts go to.
+   */
+  direct?: true;
+  /** A direct upload whose every part must carry this checksum, which S3 verifies. */
+  checksum_algorithm?: ChecksumAlgorithm;
 }
 
 /** What a client announced when it created the file without data. */

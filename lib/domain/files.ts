@@ -25,7 +25,6 @@ import { awaitThumbnails, initialThumbnails } from './thumbnails';
 import type { RecordServices, Services, StorageServices } from './ports';
 import { fileKey, revisionRef } from './refs';
 import {
-  discardUpload,
   declaredFor,
   dropRevision,
   firstChunkOfNewFile,
@@ -33,6 +32,7 @@ import {
   checkNoRetriedChunk,
   hasChunk,
   isLateRetry,
+  purgeFile,
   receiveChunk,
   totalChunksOf,
 } from './uploads';
@@ -50,7 +50,7 @@ interface UploadRequest {
 }
 
 /** The public resource, its read links signed. */
-function present(s: RecordServices, record: FileRecord, links: LinkSigning): PublicFile {
+export function present(s: RecordServices, record: FileRecord, links: LinkSigning): PublicFile {
   return toPublicFile(record, readLinks(links, record, s.now()));
 }
 
@@ -280,20 +280,4 @@ export async function deleteFile(s: StorageServices, ref: FileRef): Promise<void
     throw forbidden("Only the file's creator, a company admin or an application can delete it");
   }
   if (!(await purgeFile(s, companyId, fileId))) throw notFound('File not found');
-}
-
-/** Removes a file whole: record marked, upload ended, every object, then the record. */
-export async function purgeFile(
-  s: StorageServices,
-  companyId: string,
-  fileId: string,
-): Promise<boolean> {
-  // The record as marked, so an upload that started meanwhile is ended too.
-  const marked = await s.records.markDeleting({ companyId, fileId });
-  if (!marked.ok) return false;
-  if (marked.record.upload) await discardUpload(s, marked.record, marked.record.upload);
-  await s.blobs.deletePrefix(keys.filePrefix(companyId, fileId));
-  await s.blobs.deletePrefix(keys.uploadsPrefix(companyId, fileId));
-  await s.records.remove({ companyId, fileId });
-  return true;
 }

@@ -1,5 +1,6 @@
 import type { StoredChunk } from './assembly-plan';
 import type {
+  ChecksumAlgorithm,
   Content,
   FileRecord,
   PendingUpload,
@@ -116,6 +117,24 @@ export interface PresignOptions {
   expiresInSeconds: number;
 }
 
+/** A part of a multipart upload as S3 holds it (ListParts). */
+export interface HeldPart {
+  part: number;
+  etag: string;
+  size: number;
+  /** The part's checksum, when the upload has a checksum algorithm. */
+  checksum?: string;
+}
+
+/** A part URL signed for a client: what the PUT may carry, for at most `expiresInSeconds`. */
+export interface PartSigning {
+  expiresInSeconds: number;
+  /** The part's exact size, when the client said it: S3 refuses any other. */
+  contentLength?: number;
+  /** The part's checksum, bound into the signature and verified by S3. */
+  checksum?: { algorithm: ChecksumAlgorithm; value: string };
+}
+
 /** File bytes (S3). */
 export interface BlobStore {
   put(key: string, body: Uint8Array, contentType: string): Promise<void>;
@@ -125,8 +144,20 @@ export interface BlobStore {
   getRange(key: string, start: number, length: number): Promise<Uint8Array | undefined>;
   /** Key -> size of every object under the prefix. */
   sizes(prefix: string): Promise<Map<string, number>>;
-  /** S3 multipart upload of `key`: the object appears only on completion, whole. */
-  startMultipart(key: string, contentType: string): Promise<string>;
+  /**
+   * S3 multipart upload of `key`: the object appears only on completion, whole. With a
+   * checksum algorithm, every part must carry its checksum.
+   */
+  startMultipart(key: string, contentType: string, checksum?: ChecksumAlgorithm): Promise<string>;
+  /** The parts S3 holds for the upload, by number; undefined when it is no more. */
+  listParts(key: string, uploadId: string): Promise<HeldPart[] | undefined>;
+  /** A URL that lets its holder PUT part `part` of the upload, and the headers it must send. */
+  presignPart(
+    key: string,
+    uploadId: string,
+    part: number,
+    signing: PartSigning,
+  ): Promise<{ url: string; headers: Record<string, string> }>;
   /**
    * Uploads part `part` as the concatenation of `chunks`, read from storage except those
    * whose bytes are given in `inMemory`. Only the part is in memory, never the file.
@@ -139,11 +170,13 @@ export interface BlobStore {
     chunks: StoredChunk[],
     inMemory?: ReadonlyMap<string, Uint8Array>,
   ): Promise<string>;
+  /** Returns S3's checksum of the object when the parts carried theirs. */
   completeMultipart(
     key: string,
     uploadId: string,
-    parts: { part: number; etag: string }[],
-  ): Promise<void>;
+    parts: { part: number; etag: string; checksum?: string }[],
+    checksum?: ChecksumAlgorithm,
+  ): Promise<string | undefined>;
   abortMultipart(key: string, uploadId: string): Promise<void>;
   /** Removes every object under the prefix; safe to repeat. */
   deletePrefix(prefix: string): Promise<void>;
@@ -196,6 +229,10 @@ export interface Limits {
   assemblyLeaseMs: number;
   /** An upload started longer ago than this may be replaced (its chunks expire after a day). */
   uploadMaxAgeMs: number;
+  /** Files sent straight to S3 (uploads/direct.ts) may be this large. */
+  maxDirectFileBytes: number;
+  /** How long a part URL signed for a direct upload lives. */
+  partUrlTtlSeconds: number;
 }
 
 export interface Services {

@@ -1,8 +1,7 @@
 import type { FileRecord } from './file';
-import { purgeFile } from './files';
 import { keys } from './ids';
 import type { Services } from './ports';
-import { dropUpload, resumeUpload } from './uploads';
+import { dropUpload, finishDirect, purgeFile, resumeUpload } from './uploads';
 
 /**
  * The sweeper repairs what requests and events left behind when they died or were abandoned
@@ -34,8 +33,11 @@ function diagnose(record: FileRecord, policy: SweepPolicy, now: number): Action 
   const silentFor = now - record.updated_at;
   if (record.deleting) return silentFor > policy.stuckAfterMs ? 'finished_deletes' : undefined;
   if (upload) {
-    const allIn = upload.chunk_count >= upload.total_chunks;
-    if (!allIn) {
+    // A direct upload takes parts until the client completes it.
+    const receiving = upload.direct
+      ? upload.state === 'receiving'
+      : upload.chunk_count < upload.total_chunks;
+    if (receiving) {
       if (now - upload.started_at <= policy.abandonedAfterMs) return undefined;
       return content ? 'cancelled_uploads' : 'removed_files';
     }
@@ -64,7 +66,8 @@ async function repair(s: Services, record: FileRecord, action: Action): Promise<
       await dropUpload(s, record);
       return;
     case 'resumed_uploads':
-      await resumeUpload(s, record);
+      if (record.upload?.direct) await finishDirect(s, record, record.upload);
+      else await resumeUpload(s, record);
       return;
     case 'failed_thumbnails': {
       const revision = record.content?.revision ?? '';

@@ -42,13 +42,18 @@ export function parseUploadParams(query: Query): UploadParams {
   const chunkNumber = wholeNumber(query, 'resumableChunkNumber', 'chunk_number');
   if (chunkNumber !== undefined) checkChunkNumber(chunkNumber, totalChunks ?? MAX_CHUNKS);
 
-  const sync = query['thumbnail_sync']?.toLowerCase();
   return {
     filename,
     mime,
     totalChunks,
     totalSize: wholeNumber(query, 'resumableTotalSize', 'total_size'),
     chunkNumber,
-    thumbnailSync: sync === '1' || sync === 'true',
+    thumbnailSync: thumbnailSync(query),
   };
+}
+
+/** `thumbnail_sync=1` (or `true`): the request that completes a file waits for its thumbnails. */
+export function thumbnailSync(query: Query): boolean {
+  const sync = query['thumbnail_sync']?.toLowerCase();
+  return sync === '1' || sync === 'true';
 }

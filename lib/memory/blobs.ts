@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { MIN_PART_BYTES, type StoredChunk } from '../domain/assembly-plan';
-import type { BlobStore } from '../domain/ports';
+import type { BlobStore, HeldPart } from '../domain/ports';
 
 /** S3's refusals, by the names S3 gives them. */
 export class S3LikeError extends Error {
@@ -117,7 +117,33 @@ export class MemoryBlobs implements BlobStore {
     }
     this.#objects.set(key, { bytes: Buffer.concat(pieces), type: upload.type });
     this.#uploads.delete(uploadId);
-    return Promise.resolve();
+    return Promise.resolve(undefined);
+  }
+
+  listParts(key: string, uploadId: string) {
+    const upload = this.#uploads.get(uploadId);
+    if (!upload || upload.key !== key) return Promise.resolve(undefined);
+    const held: HeldPart[] = [...upload.parts]
+      .sort(([a], [b]) => a - b)
+      .map(([part, { bytes, etag }]) => ({ part, etag, size: bytes.length }));
+    return Promise.resolve(held);
+  }
+
+  /** A client's PUT to a part URL: `bytes` become part `part` of the upload. */
+  sendPart(uploadId: string, part: number, bytes: Uint8Array): string {
+    const upload = this.#uploads.get(uploadId);
+    if (!upload) throw new S3LikeError('NoSuchUpload', uploadId);
+    const etag = `"${createHash('md5').update(bytes).update(randomUUID()).digest('hex')}"`;
+    upload.parts.set(part, { bytes: Buffer.from(bytes), etag });
+    return etag;
+  }
+
+  presignPart(key: string, uploadId: string, part: number, signing: { expiresInSeconds: number }) {
+    const query = `uploadId=${uploadId}&partNumber=${part}&expires=${signing.expiresInSeconds}`;
+    return Promise.resolve({
+      url: `https://memory.invalid/${encodeURI(key)}?${query}`,
+      headers: {},
+    });
   }
 
   abortMultipart(key: string, uploadId: string) {

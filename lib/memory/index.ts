@@ -68,6 +68,8 @@ export function memoryWorld(
       syncAssemblyMaxBytes: 64 * 1024 ** 2,
       assemblyLeaseMs: 960_000,
       uploadMaxAgeMs: 72_000_000,
+      maxDirectFileBytes: 5 * 1024 ** 4,
+      partUrlTtlSeconds: 900,
       ...options.limits,
     },
     now: clock.now,

@@ -25,6 +25,8 @@ export const services: RecordServices = {
     syncAssemblyMaxBytes: config.syncAssemblyMaxBytes,
     assemblyLeaseMs: config.assemblyLeaseSeconds * 1000,
     uploadMaxAgeMs: config.uploadMaxAgeSeconds * 1000,
+    maxDirectFileBytes: config.maxDirectFileBytes,
+    partUrlTtlSeconds: config.partUrlTtlSeconds,
   },
   now: Date.now,
   warn: (message, detail) => logger.warn(message, detail),

@@ -47,6 +47,11 @@ const FUNCTIONS = {
   downloadFile: 'http',
   getThumbnail: 'http',
   deleteFile: 'http',
+  createDirectUpload: 'http',
+  signDirectPart: 'http',
+  listDirectParts: 'http',
+  completeDirectUpload: 'http',
+  abortDirectUpload: 'http',
   health: 'http',
   makeThumbnails: 's3',
   sweep: 'schedule',
@@ -123,6 +128,11 @@ describe('functions', () => {
       downloadFile: [256, 10],
       getThumbnail: [256, 10],
       deleteFile: [512, 29],
+      createDirectUpload: [256, 10],
+      signDirectPart: [256, 10],
+      listDirectParts: [256, 10],
+      completeDirectUpload: [256, 29],
+      abortDirectUpload: [256, 10],
       health: [256, 5],
       makeThumbnails: [2048, 60],
       sweep: [512, 900],
@@ -366,6 +376,43 @@ describe('least-privilege roles', () => {
       's3:AbortMultipartUpload': all,
       's3:ListBucket': [bucket],
     },
+    createDirectUpload: {
+      'ssm:GetParameter': [secret],
+      'dynamodb:GetItem': [table('members')],
+      'dynamodb:BatchGetItem': [table('members'), table('files')],
+      'dynamodb:PutItem': [table('files')],
+      'dynamodb:UpdateItem': [table('files')],
+      's3:PutObject': [objects('files/*/data')],
+      's3:AbortMultipartUpload': [objects('files/*/data')],
+    },
+    // What its part URLs may do: UploadPart of data objects.
+    signDirectPart: {
+      'ssm:GetParameter': [secret],
+      'dynamodb:BatchGetItem': [table('members'), table('files')],
+      's3:PutObject': [objects('files/*/data')],
+    },
+    listDirectParts: {
+      'ssm:GetParameter': [secret],
+      'dynamodb:BatchGetItem': [table('members'), table('files')],
+      's3:ListMultipartUploadParts': [objects('files/*/data')],
+    },
+    completeDirectUpload: {
+      'ssm:GetParameter': [secret],
+      'dynamodb:BatchGetItem': [table('members'), table('files')],
+      'dynamodb:GetItem': [table('files')],
+      'dynamodb:UpdateItem': [table('files')],
+      's3:ListMultipartUploadParts': [objects('files/*/data')],
+      ...readWriteObjects,
+    },
+    abortDirectUpload: {
+      'ssm:GetParameter': [secret],
+      'dynamodb:BatchGetItem': [table('members'), table('files')],
+      'dynamodb:UpdateItem': [table('files')],
+      'dynamodb:DeleteItem': [table('files')],
+      's3:DeleteObject': all,
+      's3:AbortMultipartUpload': all,
+      's3:ListBucket': [bucket],
+    },
     health: {},
     makeThumbnails: {
       'dynamodb:GetItem': [table('files')],
@@ -382,6 +429,7 @@ describe('least-privilege roles', () => {
       'dynamodb:Query': [table('files'), table('uploads')],
       'dynamodb:Scan': [table('files')],
       ...readWriteObjects,
+      's3:ListMultipartUploadParts': [objects('files/*/data')],
       'lambda:InvokeFunction': [assembler],
     },
     assembleUpload: {
@@ -618,12 +666,13 @@ test('outputs: the API URL, the bucket, the tables and the secret parameter', ()
   expect(template.Outputs['FilesTableName']!.Value).toBe(`serverless-files-${STAGE}-files`);
 });
 
-test('the HTTP API has exactly the six routes of the Files service and a health check', () => {
+test('the HTTP API has the six routes of the Files service, the five of direct uploads and a health check', () => {
   const routes = Object.values(template.Resources)
     .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
     .map((r) => r.Properties['RouteKey'])
     .sort();
   const prefix = '/internal/services/files/v1/companies/{company_id}/files';
+  const multipart = '/internal/services/files/v1/companies/{company_id}/s3/multipart';
   expect(routes).toEqual(
     [
       `DELETE ${prefix}/{file_id}`,
@@ -632,6 +681,11 @@ test('the HTTP API has exactly the six routes of the Files service and a health 
       `GET ${prefix}/{file_id}/thumbnails/{index}`,
       `POST ${prefix}`,
       `POST ${prefix}/{file_id}`,
+      `POST ${multipart}`,
+      `GET ${multipart}/{upload_id}/{part_number}`,
+      `GET ${multipart}/{upload_id}`,
+      `POST ${multipart}/{upload_id}/complete`,
+      `DELETE ${multipart}/{upload_id}`,
       'GET /internal/services/files/v1/health',
     ].sort(),
   );

@@ -70,3 +70,19 @@ export async function dropRevision(s: StorageServices, record: Identified, revis
     s.blobs.deletePrefix(keys.revisionPrefix(record.company_id, record.id, revision)),
   );
 }
+
+/** Removes a file whole: record marked, upload ended, every object, then the record. */
+export async function purgeFile(
+  s: StorageServices,
+  companyId: string,
+  fileId: string,
+): Promise<boolean> {
+  // The record as marked, so an upload that started meanwhile is ended too.
+  const marked = await s.records.markDeleting({ companyId, fileId });
+  if (!marked.ok) return false;
+  if (marked.record.upload) await discardUpload(s, marked.record, marked.record.upload);
+  await s.blobs.deletePrefix(keys.filePrefix(companyId, fileId));
+  await s.blobs.deletePrefix(keys.uploadsPrefix(companyId, fileId));
+  await s.records.remove({ companyId, fileId });
+  return true;
+}

@@ -39,7 +39,9 @@ export interface ChunkRequest {
  */
 export function totalChunksOf(params: UploadParams, record: Partial<FileRecord>): number {
   if (params.totalChunks !== undefined) return params.totalChunks;
-  if (params.chunkNumber !== undefined && record.upload) return record.upload.total_chunks;
+  if (params.chunkNumber !== undefined && record.upload && !record.upload.direct) {
+    return record.upload.total_chunks;
+  }
   if (!record.content) return record.declared?.total_chunks ?? 1;
   return 1;
 }
@@ -148,7 +150,7 @@ export async function firstChunkOfNewFile(
 }
 
 /** How this request's upload would start: see the `start…` rows of lifecycle.ts. */
-function startAs(
+export function startAs(
   s: StorageServices,
   principal: Principal,
   stale: PendingUpload | undefined,
@@ -171,6 +173,11 @@ async function joinOrStart(
   const stale =
     current?.state === 'receiving' && s.now() - current.started_at > s.limits.uploadMaxAgeMs;
   if (current && !stale) {
+    if (current.direct) {
+      throw conflict(
+        'An upload straight to S3 into this file is in progress: complete or abort it first',
+      );
+    }
     checkSameUpload(current, request.params, totalChunks);
     // Taken for chunk 1 (the default), a whole file sent into the upload (its totals came
     // from the create) would be dropped as a duplicate of it whenever chunk 1 is already in.
