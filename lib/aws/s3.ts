@@ -35,6 +35,16 @@ const client = new S3Client(
 );
 
 /**
+ * Part URLs for clients. The SDK's default checksums (WHEN_SUPPORTED) would sign into every
+ * part URL the CRC32 of the empty body it presigns, and S3 would refuse every real part; a
+ * client's own checksum is bound in explicitly (presignPart).
+ */
+const presigning = new S3Client({
+  ...(config.s3Endpoint && { endpoint: config.s3Endpoint, forcePathStyle: true }),
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+});
+
+/**
  * Bodies in memory are sent unsigned (`UNSIGNED-PAYLOAD`), as the SDK already does for streams:
  * signing one means a SHA-256 pass over every byte, ~10 ms of CPU per 4 MiB chunk and again
  * per part, only to protect bytes that TLS and, on AWS, the SDK's CRC32 checksum protect anyway.
@@ -254,7 +264,7 @@ export const blobs: BlobStore = {
   async presignPart(key, uploadId, part, { expiresInSeconds, contentLength, checksum }) {
     const header = checksum && CHECKSUM_FIELDS[checksum.algorithm];
     const url = await getSignedUrl(
-      client,
+      presigning,
       new UploadPartCommand({
         Bucket: config.bucket,
         Key: key,

@@ -128,7 +128,13 @@ export interface PublicFile extends Pick<
   /** `url` is a signed read link (read-links.ts) where the caller could sign one. */
   thumbnails: (Thumbnail & { url: string })[];
   /** `status` is ours: Twake clients ignore it. */
-  upload_data: { size: number; chunks: number; status?: UploadStatus } | null;
+  upload_data: {
+    size: number;
+    chunks: number;
+    status?: UploadStatus;
+    /** S3's checksum of the data, when the parts were sent with theirs (direct uploads). */
+    checksum?: { algorithm: ChecksumAlgorithm; value: string };
+  } | null;
   /** Ours: a signed link that downloads the content with no token; null until it is complete. */
   download_url: string | null;
 }
@@ -179,7 +185,12 @@ export function toPublicFile(record: FileRecord, linkFor?: LinkFor): PublicFile 
           linkFor?.({ kind: 'thumbnail', index: thumbnail.index }) ??
           thumbnailUrl(record.company_id, record.id, thumbnail.index),
       })),
-      upload_data: { size: content.size, chunks: content.chunks, status: 'complete' },
+      upload_data: {
+        size: content.size,
+        chunks: content.chunks,
+        status: 'complete',
+        ...(content.checksum && { checksum: content.checksum }),
+      },
       download_url: linkFor?.({ kind: 'download' }) ?? null,
     };
   }

@@ -15,12 +15,15 @@
  * signature is computed again with the SDK's own presigner, against the emulator's
  * credentials, and an expired, altered or partly signed request is refused. A part sent with
  * a CRC32C or SHA-256 checksum is stored only if its bytes have it (BadDigest otherwise), and
- * ListParts returns it.
+ * ListParts returns it. An upload created with a checksum algorithm takes only parts that
+ * carry that checksum, completes only with each part's checksum listed, and answers the
+ * object's composite checksum (the checksum of the parts' checksums, `-N`), as S3 does.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { Crc32c } from '@aws-sdk/checksums/crc';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -107,6 +110,50 @@ const CHECKSUMS = {
 type ChecksumName = keyof typeof CHECKSUMS;
 const CHECKSUM_NAMES = Object.keys(CHECKSUMS) as ChecksumName[];
 
+/** The algorithm an upload was created with (CreateMultipartUpload's header), if any. */
+const algorithmOf = async (folder: string) =>
+  (await readFile(path.join(folder, 'checksum-algorithm'), 'utf8').catch(() => undefined)) as
+    ChecksumName | undefined;
+
+/** S3's checksum of a multipart object: of the parts' checksums, then `-` and their count. */
+async function compositeChecksum(algorithm: ChecksumName, partChecksums: string[]) {
+  const joined = Buffer.concat(partChecksums.map((value) => Buffer.from(value, 'base64')));
+  return `${await CHECKSUMS[algorithm].digest(joined)}-${partChecksums.length}`;
+}
+
+/**
+ * CreateMultipartUpload with `x-amz-checksum-algorithm`: s3rver ignores it, so the algorithm
+ * is kept beside the upload's parts once s3rver has answered its id.
+ */
+function keepAlgorithm(request: IncomingMessage, response: ServerResponse, uploads: string) {
+  const header = String(request.headers['x-amz-checksum-algorithm'] ?? '').toUpperCase();
+  const algorithm = CHECKSUM_NAMES.find((name) => name === header);
+  if (!algorithm) return;
+  const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
+  response.end = ((...args: unknown[]) => {
+    const id = /<UploadId>([^<]+)<\/UploadId>/.exec(String(args[0] ?? ''))?.[1];
+    if (id && /^[A-Za-z0-9_-]{1,128}$/.test(id)) {
+      writeFileSync(path.join(uploads, id, 'checksum-algorithm'), algorithm);
+    }
+    return end(...args);
+  }) as typeof response.end;
+}
+
+/** CompleteMultipartUpload's answer, with the object's checksum added as S3 adds it. */
+function addChecksum(response: ServerResponse, algorithm: ChecksumName, checksum: string) {
+  const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
+  response.end = ((...args: unknown[]) => {
+    const xml = String(args[0] ?? '');
+    if (!xml.includes('</CompleteMultipartUploadResult>')) return end(...args);
+    const body = xml.replace(
+      '</CompleteMultipartUploadResult>',
+      `<Checksum${algorithm}>${checksum}</Checksum${algorithm}><ChecksumType>COMPOSITE</ChecksumType></CompleteMultipartUploadResult>`,
+    );
+    response.setHeader('content-length', Buffer.byteLength(body));
+    return end(body);
+  }) as typeof response.end;
+}
+
 const isDigest = (value: string, bytes: number) =>
   /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === bytes;
 
@@ -181,13 +228,24 @@ async function listParts(folder: string, key: string, uploadId: string, query: U
   };
 }
 
-/** CompleteMultipartUpload's checks, in S3's order; undefined when s3rver may complete it. */
-async function checkCompletion(folder: string, uploadId: string, body: string) {
+/**
+ * CompleteMultipartUpload's checks, in S3's order: a refusal, or what s3rver may complete
+ * (with the object's checksum when the upload has an algorithm).
+ */
+async function checkCompletion(
+  folder: string,
+  uploadId: string,
+  body: string,
+): Promise<Reply | { checksum?: { algorithm: ChecksumName; value: string } }> {
+  const algorithm = await algorithmOf(folder);
   const listed = [...body.matchAll(/<Part>([\s\S]*?)<\/Part>/g)].map(([, part]) => ({
     number: Number(/<PartNumber>\s*(\d+)\s*<\/PartNumber>/.exec(part ?? '')?.[1]),
     etag: (/<ETag>([\s\S]*?)<\/ETag>/.exec(part ?? '')?.[1] ?? '')
       .replace(/&quot;|&#34;/g, '"')
       .replaceAll('"', ''),
+    checksum: algorithm
+      ? new RegExp(`<Checksum${algorithm}>([^<]*)</Checksum${algorithm}>`).exec(part ?? '')?.[1]
+      : undefined,
   }));
   if (listed.length === 0 || listed.some((part) => !Number.isInteger(part.number))) {
     return error(
@@ -208,7 +266,8 @@ async function checkCompletion(folder: string, uploadId: string, body: string) {
   // Every part is looked for first; sizes are checked once all are there.
   for (const part of listed) {
     const held = stored.get(part.number);
-    if (!held || held.etag.replaceAll('"', '') !== part.etag) {
+    const checksumDiffers = algorithm && held?.checksums[algorithm] !== part.checksum;
+    if (!held || held.etag.replaceAll('"', '') !== part.etag || checksumDiffers) {
       return error(
         400,
         'InvalidPart',
@@ -233,7 +292,9 @@ async function checkCompletion(folder: string, uploadId: string, body: string) {
       );
     }
   }
-  return undefined;
+  if (!algorithm) return {};
+  const sums = listed.map((part) => part.checksum ?? '');
+  return { checksum: { algorithm, value: await compositeChecksum(algorithm, sums) } };
 }
 
 /** The emulator's credentials (stack-plugin.mts gives them to the functions): id -> secret. */
@@ -405,6 +466,19 @@ async function uploadPart(
   part: number,
 ): Promise<void> {
   const sent = CHECKSUM_NAMES.filter((sum) => request.headers[CHECKSUMS[sum].header] !== undefined);
+  const algorithm = await algorithmOf(folder);
+  if (algorithm && !sent.includes(algorithm)) {
+    request.resume();
+    send(
+      response,
+      error(
+        400,
+        'InvalidRequest',
+        `The upload was created using a ${algorithm.toLowerCase()} checksum. The part must be uploaded with one.`,
+      ),
+    );
+    return;
+  }
   // The part replaces any earlier one, and its checksums; a refused one leaves both.
   const forget = () =>
     Promise.all(
@@ -453,6 +527,13 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
   }
   const uploadId = url.searchParams.get('uploadId');
   const [bucketName = '', ...keyParts] = url.pathname.slice(1).split('/');
+  if (request.method === 'POST' && url.searchParams.has('uploads')) {
+    keepAlgorithm(
+      request,
+      response,
+      server.store.getResourcePath(decodeURIComponent(bucketName), undefined, 'uploads'),
+    );
+  }
   if (uploadId === null || keyParts.length === 0 || request.method === 'OPTIONS') {
     pass(request, response);
     return;
@@ -491,9 +572,14 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
     }
     case 'POST': {
       const body = await readBody(request);
-      const refused = await checkCompletion(folder, uploadId, body.toString('utf8'));
-      if (refused) send(response, refused);
-      else pass(request, response, body);
+      const checked = await checkCompletion(folder, uploadId, body.toString('utf8'));
+      if ('status' in checked) {
+        send(response, checked);
+        return;
+      }
+      if (checked.checksum)
+        addChecksum(response, checked.checksum.algorithm, checked.checksum.value);
+      pass(request, response, body);
       return;
     }
     default:

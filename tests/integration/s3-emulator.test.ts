@@ -301,3 +301,46 @@ describe('part checksums are verified as S3 verifies them', () => {
     expect(right.headers.get('x-amz-checksum-crc32c')).toBe(ChecksumCRC32C);
   });
 });
+
+describe('an upload created with a checksum algorithm, as S3 keeps one', () => {
+  const crc32c = async (bytes: Buffer) => {
+    const crc = new Crc32c();
+    crc.update(bytes);
+    return Buffer.from(await crc.digest()).toString('base64');
+  };
+
+  test('takes only parts with that checksum, completes with them listed, answers the composite', async () => {
+    const Key = `files/emulator-test/${randomUUID()}/r1/data`;
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: 'CRC32C' }),
+    );
+    const upload = { Bucket, Key, UploadId: UploadId! };
+    const bodies = [Buffer.alloc(5 * MiB, 1), Buffer.alloc(1000, 2)];
+    expect(
+      await refusal(s3.send(new UploadPartCommand({ ...upload, PartNumber: 1, Body: bodies[0] }))),
+    ).toEqual({ code: 'InvalidRequest', status: 400 });
+    const sums = await Promise.all(bodies.map(crc32c));
+    const parts = [];
+    for (const [i, Body] of bodies.entries()) {
+      const PartNumber = i + 1;
+      const { ETag } = await s3.send(
+        new UploadPartCommand({ ...upload, PartNumber, Body, ChecksumCRC32C: sums[i] }),
+      );
+      parts.push({ PartNumber, ETag: ETag!, ChecksumCRC32C: sums[i] });
+    }
+    // Listed without their checksums, the parts are not the ones held.
+    const bare = parts.map(({ PartNumber, ETag }) => ({ PartNumber, ETag }));
+    expect(
+      await refusal(
+        s3.send(
+          new CompleteMultipartUploadCommand({ ...upload, MultipartUpload: { Parts: bare } }),
+        ),
+      ),
+    ).toEqual({ code: 'InvalidPart', status: 400 });
+    const completed = await s3.send(
+      new CompleteMultipartUploadCommand({ ...upload, MultipartUpload: { Parts: parts } }),
+    );
+    const joined = Buffer.concat(sums.map((sum) => Buffer.from(sum, 'base64')));
+    expect(completed.ChecksumCRC32C).toBe(`${await crc32c(joined)}-2`);
+  });
+});
