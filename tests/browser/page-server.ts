@@ -6,8 +6,13 @@ import { chromium, type Browser } from 'playwright-core';
 
 const root = path.resolve(__dirname, '../..');
 
+interface Route {
+  file: string;
+  type: string;
+}
+
 /** What the page origin serves: the page and the resumable.js Twake vendors, nothing else. */
-const routes: Record<string, { file: string; type: string }> = {
+const twakeRoutes: Record<string, Route> = {
   '/': { file: path.join(__dirname, 'twake-page.html'), type: 'text/html; charset=utf-8' },
   '/resumable.js': {
     file: path.join(root, 'node_modules/resumablejs/resumable.js'),
@@ -21,8 +26,8 @@ export interface PageServer {
   close(): Promise<void>;
 }
 
-/** A static server on 127.0.0.1 and a free port, for the test page only. */
-export async function servePage(): Promise<PageServer> {
+/** A static server on 127.0.0.1 and a free port, for a test's page and its scripts only. */
+export async function servePage(routes: Record<string, Route> = twakeRoutes): Promise<PageServer> {
   const server = createServer((request, response) => {
     const route = routes[new URL(request.url ?? '/', 'http://page').pathname];
     if (!route) {
