@@ -92,7 +92,7 @@ export interface Reply {
  * 0.45 s of CPU sending 100 MiB of chunks where node:http spent 0.05 s.
  */
 export function request(
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PUT',
   url: string,
   headers: Record<string, string>,
   body?: PreparedBody,
@@ -106,7 +106,7 @@ export function request(
         headers: body
           ? {
               ...headers,
-              'content-type': body.contentType,
+              ...(body.contentType && { 'content-type': body.contentType }),
               'content-length': body.bytes.byteLength,
             }
           : headers,
@@ -181,4 +181,16 @@ export async function report(name: string, table: string[], results: object): Pr
     path.join(root, 'bench/results', `${name}.json`),
     `${JSON.stringify({ measured_at: new Date().toISOString(), ...results }, null, 2)}\n`,
   );
+}
+
+/** The bundle of an HTTP function, called as Lambda calls it, in this process. */
+export async function inProcess(entry: string) {
+  const { invoke } = await import('../../tests/helpers/events');
+  const bundle = (await import(await bundleFunction(entry))) as {
+    handler?: unknown;
+    default?: { handler: unknown };
+  };
+  // module.exports itself, or under `default`, as the loader presents CommonJS.
+  const handler = bundle.handler ?? bundle.default?.handler;
+  return (event: unknown) => invoke(handler, event as never);
 }

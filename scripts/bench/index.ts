@@ -7,7 +7,7 @@
  * (stopped at the end). Prints a Markdown table and writes bench/results/latest.json. Bounded:
  * every case runs a fixed number of rounds or seconds (many-chunks stops by 15 minutes).
  *
- * Cases: single-upload, chunked-upload, thumbnail-sync, metadata-read, download, cold-start,
+ * Cases: single-upload, chunked-upload, direct-upload, lambda-time, thumbnail-sync, metadata-read, download, cold-start,
  * thumbnail-memory, assembly-memory, office-preview, hostile-pdf, many-chunks.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -29,9 +29,12 @@ async function cases(): Promise<Record<string, Case>> {
   const { coldStart } = await import('./cases/cold-start');
   const documents = await import('./cases/documents');
   const { manyChunks } = await import('./cases/many-chunks');
+  const direct = await import('./cases/direct');
   return {
     'single-upload': uploads.singleUpload,
     'chunked-upload': uploads.chunkedUpload,
+    'direct-upload': direct.directUpload,
+    'lambda-time': direct.lambdaTime,
     'thumbnail-sync': thumbnails.thumbnailSync,
     'metadata-read': reads.metadataRead,
     download: reads.download,

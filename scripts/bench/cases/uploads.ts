@@ -17,7 +17,7 @@ import {
   type BenchContext,
   type CaseResult,
   MiB,
-  bundleFunction,
+  inProcess,
   multipartBody,
   request,
   round,
@@ -27,7 +27,7 @@ import {
   timed,
 } from '../common';
 
-async function createEmpty(ctx: BenchContext): Promise<string> {
+export async function createEmpty(ctx: BenchContext): Promise<string> {
   const created = await call<{ resource: { id: string } }>(filesUrl(ctx.company), {
     method: 'POST',
     headers: bearer(ctx.token),
@@ -44,18 +44,6 @@ async function untilComplete(ctx: BenchContext, fileId: string): Promise<void> {
     if (read.body.resource.upload_data.status === 'complete') return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** The bundle of an HTTP function, called as Lambda calls it, in this process. */
-async function inProcess(entry: string) {
-  const { invoke } = await import('../../../tests/helpers/events');
-  const bundle = (await import(await bundleFunction(entry))) as {
-    handler?: unknown;
-    default?: { handler: unknown };
-  };
-  // module.exports itself, or under `default`, as the loader presents CommonJS.
-  const handler = bundle.handler ?? bundle.default?.handler;
-  return (event: unknown) => invoke(handler, event as never);
 }
 
 /**
