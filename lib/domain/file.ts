@@ -92,6 +92,11 @@ export interface PendingUpload {
   direct?: true;
   /** A direct upload whose every part must carry this checksum, which S3 verifies. */
   checksum_algorithm?: ChecksumAlgorithm;
+  /**
+   * A direct upload whose parts have this size (the last one the rest): each part URL is
+   * signed with its exact length, so S3 can never hold more than the declared size.
+   */
+  part_size?: number;
 }
 
 /** What a client announced when it created the file without data. */

@@ -71,6 +71,7 @@ export function parseCreate(body: Record<string, unknown>) {
     size: wholeNumber(metadata['size'], 'metadata.size', Number.MAX_SAFE_INTEGER),
     fileId: fileId === undefined ? undefined : checkFileId(fileId),
     checksumAlgorithm: checksumAlgorithm(metadata['checksum_algorithm']),
+    partSize: wholeNumber(metadata['part_size'], 'metadata.part_size', 5 * 1024 ** 3),
   };
   return {
     filename: filename === undefined ? undefined : checkName(filename, 'filename'),

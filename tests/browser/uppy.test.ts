@@ -67,7 +67,10 @@ interface Uploaded {
   failed: string[];
 }
 
-async function openUppy(version: string, options: { limit?: number } = {}): Promise<Page> {
+async function openUppy(
+  version: string,
+  options: { limit?: number; partSize?: number } = {},
+): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${pageServer.origin}/?uppy=${version}`);
@@ -91,7 +94,8 @@ const upload = (page: Page) => inPage<Uploaded>(page, 'upload');
 
 describe.each(['v4', 'v5'])('Uppy %s with @uppy/aws-s3', (version) => {
   test('uploads 64 MiB through the direct path with visible progress; the download is identical', async () => {
-    const page = await openUppy(version);
+    // The page declares each file's size and part size: S3 takes exactly those bytes.
+    const page = await openUppy(version, { partSize: 8 * MiB });
     try {
       const added = await inPage<{ sha256: string }>(page, 'addRandomFile', {
         size: 64 * MiB,
@@ -109,8 +113,13 @@ describe.each(['v4', 'v5'])('Uppy %s with @uppy/aws-s3', (version) => {
       expect(uploaded!.uploadURL).toBe(
         `/internal/services/files/v1/companies/${company}/files/${fileId}/download`,
       );
-      // Uppy's part size for 64 MiB is S3's minimum: 13 parts, each PUT straight to S3.
-      expect(parts).toHaveLength(13);
+      // 8 parts of 8 MiB, each PUT straight to S3 with its length signed.
+      expect(parts).toHaveLength(8);
+      expect(
+        parts.every((url) =>
+          new URL(url).searchParams.get('X-Amz-SignedHeaders')?.includes('content-length'),
+        ),
+      ).toBe(true);
       expect(parts.every((url) => url.startsWith(process.env['S3_ENDPOINT']!))).toBe(true);
       // The progress bar moved through the upload and ended full.
       const progress = await inPage<{ seen: number[]; shown: number }>(page, 'progress');

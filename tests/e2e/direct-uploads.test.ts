@@ -207,6 +207,51 @@ describe('a file sent straight to S3', () => {
   });
 });
 
+describe('what a client can leave in S3', () => {
+  test('with a part size declared, every part URL takes exactly its part: never more than the size', async () => {
+    const size = 10 * MiB + 1;
+    const upload = await started(company, alice, {
+      filename: 'bounded.bin',
+      metadata: { size, part_size: 5 * MiB },
+    });
+    const bytes = binaryBytes(size, 26);
+    const [a, b, c] = partsOf(bytes, 5 * MiB);
+    // Part 1's URL is for 5 MiB: fewer or more bytes are refused by S3's signature check.
+    const first = await signPart(company, alice, upload, 1);
+    expect((await putPart(first.body, binaryBytes(MiB, 26))).status).toBe(403);
+    expect((await putPart(first.body, bytes.subarray(0, 5 * MiB + 1))).status).toBe(403);
+    expect((await putPart(first.body, a!)).status).toBe(200);
+    // The client cannot ask for another size, nor a part past the last.
+    const resized = await signPart(company, alice, upload, 2, `&size=${6 * MiB}`);
+    expect(resized.status).toBe(400);
+    expect(errorOf(resized.body).message).toBe(`Part 2 of this upload holds ${5 * MiB} bytes`);
+    expect((await signPart(company, alice, upload, 4)).status).toBe(400);
+    const etags = [
+      (await putPart(first.body, a!)).etag!,
+      await sendPart(company, alice, upload, 2, b!),
+      await sendPart(company, alice, upload, 3, c!),
+    ];
+    const done = await complete(
+      company,
+      alice,
+      upload,
+      etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })),
+    );
+    expect(done.status).toBe(200);
+    expect(sha256((await downloadBytes(company, upload.file_id, alice)).bytes)).toBe(sha256(bytes));
+  });
+
+  test.each([
+    [{ part_size: 5 * MiB }, /needs metadata.size/],
+    [{ size: 20 * MiB, part_size: MiB }, /from 5 MiB to 5 GiB/],
+    [{ size: 60000 * 5 * MiB, part_size: 5 * MiB }, /more than 10000 parts/],
+  ])('a part size that cannot cut the file is refused: %j', async (metadata, message) => {
+    const refused = await createDirect(company, alice, { metadata });
+    expect(refused.status).toBe(400);
+    expect(errorOf(refused.body).message).toMatch(message);
+  });
+});
+
 describe('the same file afterwards', () => {
   test('an application overwrites it by a new revision; the old one stays readable until then', async () => {
     const first = binaryBytes(2 * MiB, 31);

@@ -51,6 +51,8 @@ export interface DirectMetadata {
   fileId?: string;
   /** Every part must then carry its checksum, which S3 verifies. */
   checksumAlgorithm?: ChecksumAlgorithm;
+  /** With `size`: every part has this size but the last, and its URL takes only that. */
+  partSize?: number;
 }
 
 export interface DirectCreate {
@@ -62,9 +64,30 @@ export interface DirectCreate {
 }
 
 /** The parts an upload may have: the declared size in parts of at least 5 MiB, or 10,000. */
-export function maxPartsOf(upload: Pick<PendingUpload, 'total_size'>): number {
+export function maxPartsOf(upload: Pick<PendingUpload, 'total_size' | 'part_size'>): number {
   if (!upload.total_size) return MAX_PARTS;
-  return Math.min(MAX_PARTS, Math.max(1, Math.ceil(upload.total_size / MIN_PART_BYTES)));
+  const partSize = upload.part_size ?? MIN_PART_BYTES;
+  return Math.min(MAX_PARTS, Math.max(1, Math.ceil(upload.total_size / partSize)));
+}
+
+/** The exact size of part n of an upload with a part size: every part's but the last. */
+function pinnedSize(upload: PendingUpload, partNumber: number): number | undefined {
+  const { part_size: partSize, total_size: total } = upload;
+  if (!partSize) return undefined;
+  return partNumber < maxPartsOf(upload) ? partSize : total - (maxPartsOf(upload) - 1) * partSize;
+}
+
+/** A part size the declared size can be cut into, within S3's limits. */
+function checkPartSize(size: number, partSize: number): void {
+  if (!size) throw badRequest('metadata.part_size needs metadata.size, the file size');
+  if (partSize > MAX_PART_BYTES || (partSize < MIN_PART_BYTES && partSize < size)) {
+    throw badRequest(
+      'metadata.part_size must be from 5 MiB to 5 GiB (or the whole file, when smaller)',
+    );
+  }
+  if (Math.ceil(size / partSize) > MAX_PARTS) {
+    throw badRequest(`metadata.part_size cuts the file into more than ${MAX_PARTS} parts`);
+  }
 }
 
 /** A new direct upload, its S3 multipart upload started on the revision's data key. */
@@ -77,6 +100,8 @@ async function newDirectUpload(
   if (size > s.limits.maxDirectFileBytes) {
     throw tooLargeFor(s.limits.maxDirectFileBytes, size);
   }
+  const { partSize } = request.metadata;
+  if (partSize !== undefined) checkPartSize(size, partSize);
   const revision = newRevision();
   const { name, mime } = nameAndMime(
     { filename: request.filename, mime: request.mime, thumbnailSync: false },
@@ -101,6 +126,7 @@ async function newDirectUpload(
     part_chunks: 0,
     direct: true,
     ...(algorithm && { checksum_algorithm: algorithm }),
+    ...(partSize !== undefined && { part_size: partSize }),
   };
 }
 
@@ -253,8 +279,13 @@ export async function signPart(
           : '(S3 takes 10,000)'),
     );
   }
-  const { size, checksum } = request;
-  if (size !== undefined) checkPartSize(upload, size);
+  const { checksum } = request;
+  const pinned = pinnedSize(upload, request.partNumber);
+  if (pinned !== undefined && request.size !== undefined && request.size !== pinned) {
+    throw badRequest(`Part ${request.partNumber} of this upload holds ${pinned} bytes`);
+  }
+  const size = pinned ?? request.size;
+  if (size !== undefined) checkSignedSize(upload, size);
   const algorithm = upload.checksum_algorithm;
   if (algorithm && checksum?.algorithm !== algorithm) {
     throw badRequest(`This upload checks every part's ${algorithm}: send it with the part`);
@@ -274,7 +305,7 @@ export async function signPart(
   return { ...signed, expires: ttl };
 }
 
-function checkPartSize(upload: PendingUpload, size: number): void {
+function checkSignedSize(upload: PendingUpload, size: number): void {
   const limit = upload.total_size || MAX_PART_BYTES;
   if (size > Math.min(limit, MAX_PART_BYTES)) {
     throw badRequest(
