@@ -16,7 +16,7 @@ import type { HeldPart, StorageServices } from '../ports';
 import type { Principal } from '../principal';
 import { fileKey, revisionRef, type RevisionRef } from '../refs';
 import { initialThumbnails } from '../thumbnails';
-import { abortQuietly, dropRevision, purgeFile, refuse } from './cleanup';
+import { abortQuietly, discardUpload, dropRevision, purgeFile, refuse } from './cleanup';
 import { startAs } from './intake';
 import { tooLargeFor } from './limits';
 
@@ -171,7 +171,8 @@ async function uploadIntoFile(
 ): Promise<DirectStarted> {
   const { principal, companyId } = request;
   const { record } = await openFile(s, { principal, companyId, fileId });
-  checkWriter(principal, record);
+  checkMayWrite(principal, record);
+  if (principal.kind === 'user' && record.content) throw completeForUsers();
   const current = record.upload;
   const stale = current !== undefined && s.now() - current.started_at > s.limits.uploadMaxAgeMs;
   if (current && !stale) throw uploadInProgress();
@@ -188,7 +189,8 @@ async function uploadIntoFile(
     if (!started.ok && started.failed === 'noContent') throw completeForUsers();
     throw uploadInProgress();
   }
-  if (stale) await abortStale(s, record, current);
+  // The upload replaced (direct or chunked): its parts and chunks go.
+  if (stale) await discardUpload(s, record, current);
   return { key, uploadId: upload.multipart_id, record: started.record };
 }
 
@@ -197,21 +199,11 @@ const uploadInProgress = () =>
 const completeForUsers = () =>
   forbidden('This file is complete: only applications can overwrite it');
 
-/** Only the file's creator or an application writes into a file; users only until complete. */
-function checkWriter(principal: Principal, record: FileRecord): void {
+/** Only the file's creator or an application writes into a file. */
+function checkMayWrite(principal: Principal, record: FileRecord): void {
   if (principal.kind === 'user' && !isCreator(principal, record)) {
     throw forbidden("Only the file's creator or an application can upload into it");
   }
-  if (principal.kind === 'user' && record.content) throw completeForUsers();
-}
-
-/** A stale upload replaced by a new one: its parts are aborted. */
-async function abortStale(s: StorageServices, record: FileRecord, stale: PendingUpload) {
-  await abortQuietly(
-    s,
-    keys.data(record.company_id, record.id, stale.revision),
-    stale.multipart_id,
-  );
 }
 
 /** `files/{company}/{file}/{revision}/data`, as the create answered it. */
@@ -239,10 +231,7 @@ async function openDirect(
 ): Promise<{ record: FileRecord; revision: RevisionRef; upload: PendingUpload | undefined }> {
   const revision = revisionOf(ref);
   const { record } = await openFile(s, { ...ref, fileId: revision.fileId });
-  const { principal } = ref;
-  if (principal.kind === 'user' && !isCreator(principal, record)) {
-    throw forbidden("Only the file's creator or an application can upload into it");
-  }
+  checkMayWrite(ref.principal, record);
   const upload = record.upload;
   const ours =
     upload?.direct === true &&
@@ -274,9 +263,11 @@ export async function signPart(
   if (request.partNumber > maxParts) {
     throw badRequest(
       `partNumber ${request.partNumber} is beyond the ${maxParts} parts this upload may have ` +
-        (upload.total_size
-          ? `(${upload.total_size} bytes declared, every part but the last at least 5 MiB)`
-          : '(S3 takes 10,000)'),
+        (upload.part_size
+          ? `(${upload.total_size} bytes declared in parts of ${upload.part_size})`
+          : upload.total_size
+            ? `(${upload.total_size} bytes declared, every part but the last at least 5 MiB)`
+            : '(S3 takes 10,000)'),
     );
   }
   const { checksum } = request;
