@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { checkJwtSecret, config } from './config';
 
@@ -17,17 +17,19 @@ export async function jwtSecret(): Promise<string> {
   return checkJwtSecret(secret, `SSM parameter ${parameter}`);
 }
 
-let derived: { secret: string; key: Buffer } | undefined;
+let derived: { secret: string; key: KeyObject } | undefined;
 
 /**
  * The key of signed read links, derived from the token secret under a label of its own: no
  * second secret to provision, and a link can never be taken for a token or the reverse.
- * Rotating the token secret revokes every link.
+ * Rotating the token secret revokes every link. A KeyObject: HMACs with it skip preparing
+ * raw bytes as a key each time (a fifth of the cost of signing a link).
  */
-export async function readLinkKey(): Promise<Buffer> {
+export async function readLinkKey(): Promise<KeyObject> {
   const secret = await jwtSecret();
   if (derived?.secret !== secret) {
-    derived = { secret, key: createHmac('sha256', secret).update('read-links/v1').digest() };
+    const bytes = createHmac('sha256', secret).update('read-links/v1').digest();
+    derived = { secret, key: createSecretKey(bytes) };
   }
   return derived.key;
 }

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { downloadPath, thumbnailUrl, type FileRecord } from './file';
 import type { Principal } from './principal';
 
@@ -11,6 +11,9 @@ import type { Principal } from './principal';
  */
 export type ReadTarget = { kind: 'download' } | { kind: 'thumbnail'; index: number };
 
+/** The key links are signed with (lib/secret.ts derives it from the token secret). */
+export type LinkKey = KeyObject | Uint8Array;
+
 /** The URL a resource gives for reading one target of its content. */
 export type LinkFor = (target: ReadTarget) => string;
 
@@ -18,14 +21,14 @@ export type LinkFor = (target: ReadTarget) => string;
  * How a route that answers with resources writes their read links: signed, or (where the
  * deployment lets anyone read by ids, TOKENLESS_READS) the bare route paths, which never expire.
  */
-export type LinkSigning = { kind: 'signed'; key: Uint8Array; ttlSeconds: number } | { kind: 'ids' };
+export type LinkSigning = { kind: 'signed'; key: LinkKey; ttlSeconds: number } | { kind: 'ids' };
 
 /** `expires` (Unix seconds) and `signature` (base64url) as they came in the query. */
 export interface SignedLink {
   kind: 'link';
   expires: string;
   signature: string;
-  key: Uint8Array;
+  key: LinkKey;
 }
 
 /**
@@ -44,7 +47,7 @@ function targetPath(record: FileRecord, target: ReadTarget): string {
 }
 
 function signature(
-  key: Uint8Array,
+  key: LinkKey,
   record: FileRecord,
   revision: string,
   target: ReadTarget,

@@ -5,12 +5,19 @@ import type { Principal } from '../domain/principal';
 import { jwtSecret } from '../secret';
 import type { HttpEvent } from './request';
 
+/** Tokens a warm function has verified, by their whole text (signature included). */
+const MAX_VERIFIED = 1000;
+
 /**
- * The secret as a WebCrypto HMAC key, imported once per secret value: given raw bytes, jose
- * imports them again on every verification, the largest cost of a metadata read.
+ * The secret as a WebCrypto HMAC key, imported once per secret value (given raw bytes, jose
+ * imports them again on every verification), and the tokens verified with it: a client sends
+ * the same token with every request, and its signature needs checking once. A token's times
+ * are checked on every request; a new secret starts afresh.
  */
-let imported: { secret: string; key: Promise<webcrypto.CryptoKey> } | undefined;
-function hmacKey(secret: string): Promise<webcrypto.CryptoKey> {
+let imported:
+  | { secret: string; key: Promise<webcrypto.CryptoKey>; verified: Map<string, JWTPayload> }
+  | undefined;
+function withSecret(secret: string) {
   if (imported?.secret !== secret) {
     const key = webcrypto.subtle.importKey(
       'raw',
@@ -19,9 +26,16 @@ function hmacKey(secret: string): Promise<webcrypto.CryptoKey> {
       false,
       ['verify'],
     );
-    imported = { secret, key };
+    imported = { secret, key, verified: new Map() };
   }
-  return imported.key;
+  return imported;
+}
+
+/** A verified token's claims, while its `exp` and `nbf` still admit it (jose's own checks). */
+function stillValid(payload: JWTPayload | undefined): JWTPayload | undefined {
+  const now = Math.floor(Date.now() / 1000);
+  if (!payload || (payload.exp ?? 0) <= now || (payload.nbf ?? 0) > now) return undefined;
+  return payload;
 }
 
 function bearerToken(header: string | undefined): string | undefined {
@@ -31,12 +45,16 @@ function bearerToken(header: string | undefined): string | undefined {
 
 async function verify(token: string): Promise<JWTPayload> {
   // Outside the try: a secret that cannot be read is the service's fault (500), not the token's.
-  const key = await hmacKey(await jwtSecret());
+  const { key, verified } = withSecret(await jwtSecret());
+  const known = stillValid(verified.get(token));
+  if (known) return known;
   try {
-    const { payload } = await jwtVerify(token, key, {
+    const { payload } = await jwtVerify(token, await key, {
       algorithms: ['HS256'],
       requiredClaims: ['exp', 'sub'],
     });
+    if (verified.size >= MAX_VERIFIED) verified.clear();
+    verified.set(token, payload);
     return payload;
   } catch (error) {
     if (error instanceof errors.JWTExpired) throw unauthorized('Access token expired');

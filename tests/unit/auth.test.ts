@@ -145,3 +145,48 @@ describe('authenticate', () => {
     });
   });
 });
+
+describe('a token verified once (each request of a client sends the same one)', () => {
+  afterEach(() => jest.useRealTimers());
+
+  test('is refused once it expires, however often it was accepted before', async () => {
+    jest.useFakeTimers({
+      now: Date.now(),
+      doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'],
+    });
+    const short = await new SignJWT({ type: 'access' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('alice')
+      .setExpirationTime(now() + 60)
+      .sign(secret);
+    const request = event({ authorization: `Bearer ${short}` });
+    for (let i = 0; i < 3; i++)
+      await expect(authenticate(request)).resolves.toMatchObject({ kind: 'user' });
+    jest.setSystemTime(Date.now() + 61_000);
+    expect(await rejection(request)).toBe('Access token expired');
+  });
+
+  test('is not valid before its nbf, even once it was seen', async () => {
+    jest.useFakeTimers({
+      now: Date.now(),
+      doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'],
+    });
+    const later = await token({ nbf: now() + 30 });
+    const request = event({ authorization: `Bearer ${later}` });
+    expect(await rejection(request)).toBe('Invalid access token');
+    jest.setSystemTime(Date.now() + 31_000);
+    await expect(authenticate(request)).resolves.toMatchObject({ kind: 'user' });
+    jest.setSystemTime(Date.now() - 60_000);
+    expect(await rejection(request)).toBe('Invalid access token');
+  });
+
+  test('an altered copy of an accepted token is checked, and refused', async () => {
+    const accepted = await token();
+    await authenticate(event({ authorization: `Bearer ${accepted}` }));
+    const [header, payload] = accepted.split('.');
+    const forged = `${header}.${payload}.${'A'.repeat(43)}`;
+    expect(await rejection(event({ authorization: `Bearer ${forged}` }))).toBe(
+      'Invalid access token',
+    );
+  });
+});
