@@ -3,10 +3,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
 import { handlerBuild } from '../image/bundle';
 import type { StackInfo } from '../local/stack-file.mts';
+import { inParallel } from '../../lib/parallel';
 import { multipart } from '../../tests/helpers/api';
 
 export const root = path.resolve(__dirname, '../..');
@@ -193,4 +199,29 @@ export async function inProcess(entry: string) {
   // module.exports itself, or under `default`, as the loader presents CommonJS.
   const handler = bundle.handler ?? bundle.default?.handler;
   return (event: unknown) => invoke(handler, event as never);
+}
+
+/** The baseline of the upload cases: the SDK's multipart upload of `parts`, `inFlight` at once. */
+export async function rawMultipartUpload(
+  ctx: BenchContext,
+  key: string,
+  parts: Uint8Array[],
+  inFlight: number,
+): Promise<void> {
+  const Bucket = ctx.stack.bucket;
+  const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: key }));
+  const uploaded = await inParallel(parts, inFlight, async (part, index) => {
+    const { ETag } = await ctx.s3.send(
+      new UploadPartCommand({ Bucket, Key: key, UploadId, PartNumber: index + 1, Body: part }),
+    );
+    return { ETag, PartNumber: index + 1 };
+  });
+  await ctx.s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket,
+      Key: key,
+      UploadId,
+      MultipartUpload: { Parts: uploaded },
+    }),
+  );
 }

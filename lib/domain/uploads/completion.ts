@@ -17,7 +17,7 @@ import { assemblyPlan, awaitPartsAhead, bytesOf, storedChunks, writeData } from 
  */
 
 /** A completing request's claim: the upload functions time out after 29 s. */
-const REQUEST_CLAIM_MS = 60_000;
+export const REQUEST_CLAIM_MS = 60_000;
 
 /** Every chunk is in: claim, check what arrived, then assemble here or hand off. */
 export async function finishUpload(

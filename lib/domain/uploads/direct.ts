@@ -17,6 +17,7 @@ import type { Principal } from '../principal';
 import { fileKey, revisionRef, type RevisionRef } from '../refs';
 import { initialThumbnails } from '../thumbnails';
 import { abortQuietly, discardUpload, dropRevision, purgeFile, refuse } from './cleanup';
+import { REQUEST_CLAIM_MS } from './completion';
 import { startAs } from './intake';
 import { tooLargeFor } from './limits';
 
@@ -32,8 +33,6 @@ import { tooLargeFor } from './limits';
 
 /** S3's largest part. */
 const MAX_PART_BYTES = 5 * 1024 ** 3;
-/** A completing request's claim: the function times out after 29 s. */
-const COMPLETION_CLAIM_MS = 60_000;
 
 /** What a client names an upload by: the key and upload id the create answered. */
 export interface DirectRef {
@@ -347,7 +346,7 @@ export async function finishDirect(
 ): Promise<FileRecord> {
   const ref = revisionRef(record, upload.revision);
   const claim = s.now();
-  const claimed = await s.records.claimAssembly(ref, claim, claim + COMPLETION_CLAIM_MS);
+  const claimed = await s.records.claimAssembly(ref, claim, claim + REQUEST_CLAIM_MS);
   if (!claimed.ok) {
     if (isGone(claimed) || !claimed.record) throw notFound('File not found');
     if (claimed.record.content?.revision === upload.revision) return claimed.record;

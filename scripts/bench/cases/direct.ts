@@ -4,11 +4,6 @@
  * points at the stack under test.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
 import { inParallel } from '../../../lib/parallel';
 import { downloadBytes, sha256 } from '../../../tests/helpers/api';
 import { chunkQuery, splitChunks } from '../../../tests/helpers/chunks';
@@ -20,6 +15,7 @@ import {
   MiB,
   inProcess,
   multipartBody,
+  rawMultipartUpload,
   request,
   round,
   show,
@@ -54,31 +50,6 @@ export async function directUpload(ctx: BenchContext): Promise<CaseResult> {
   const bytes = randomBytes(size);
   const parts = splitChunks(bytes, PART_BYTES).map((part) => ({ bytes: part, contentType: '' }));
   const auth = bearer(ctx.token);
-
-  async function rawMultipart(key: string): Promise<void> {
-    const Bucket = ctx.stack.bucket;
-    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: key }));
-    const uploaded = await inParallel(parts, IN_FLIGHT, async (part, index) => {
-      const { ETag } = await ctx.s3.send(
-        new UploadPartCommand({
-          Bucket,
-          Key: key,
-          UploadId,
-          PartNumber: index + 1,
-          Body: part.bytes,
-        }),
-      );
-      return { ETag, PartNumber: index + 1 };
-    });
-    await ctx.s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket,
-        Key: key,
-        UploadId,
-        MultipartUpload: { Parts: uploaded },
-      }),
-    );
-  }
 
   async function throughTheService(): Promise<string> {
     const created = await replyOf<{ key: string; uploadId: string; file_id: string }>(
@@ -116,7 +87,16 @@ export async function directUpload(ctx: BenchContext): Promise<CaseResult> {
   const raw: number[] = [];
   const service: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    raw.push(await timed(() => rawMultipart(`bench/direct-raw-${i}`)));
+    raw.push(
+      await timed(() =>
+        rawMultipartUpload(
+          ctx,
+          `bench/direct-raw-${i}`,
+          parts.map((part) => part.bytes),
+          IN_FLIGHT,
+        ),
+      ),
+    );
     let fileId = '';
     service.push(await timed(async () => (fileId = await throughTheService())));
     if (i === 0) {

@@ -3,12 +3,7 @@
  * the environment points at the stack under test.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  PutObjectCommand,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { inParallel } from '../../../lib/parallel';
 import { call, downloadBytes, filesUrl, multipart, sha256 } from '../../../tests/helpers/api';
 import { chunkQuery, sendChunks, splitChunks } from '../../../tests/helpers/chunks';
@@ -19,6 +14,7 @@ import {
   MiB,
   inProcess,
   multipartBody,
+  rawMultipartUpload,
   request,
   round,
   runHandlerAlone,
@@ -118,24 +114,7 @@ export async function chunkedUpload(ctx: BenchContext): Promise<CaseResult> {
   const bodies = await Promise.all(chunks.map((chunk) => multipartBody(chunk, 'blob')));
   const queryOf = (i: number) => chunkQuery('twake', i + 1, chunks.length, size, 'bench.bin');
 
-  async function rawMultipart(key: string): Promise<void> {
-    const Bucket = ctx.stack.bucket;
-    const { UploadId } = await ctx.s3.send(new CreateMultipartUploadCommand({ Bucket, Key: key }));
-    const uploaded = await inParallel(splitChunks(bytes, 8 * MiB), 4, async (part, index) => {
-      const { ETag } = await ctx.s3.send(
-        new UploadPartCommand({ Bucket, Key: key, UploadId, PartNumber: index + 1, Body: part }),
-      );
-      return { ETag, PartNumber: index + 1 };
-    });
-    await ctx.s3.send(
-      new CompleteMultipartUploadCommand({
-        Bucket,
-        Key: key,
-        UploadId,
-        MultipartUpload: { Parts: uploaded },
-      }),
-    );
-  }
+  const rawParts = splitChunks(bytes, 8 * MiB);
   const throughTheApi = (fileId: string) =>
     inParallel(bodies, 4, async (body, i) => {
       const url = filesUrl(ctx.company, `/${fileId}?${queryOf(i)}`);
@@ -161,7 +140,7 @@ export async function chunkedUpload(ctx: BenchContext): Promise<CaseResult> {
   const service: number[] = [];
   const direct: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    raw.push(await timed(() => rawMultipart(`bench/raw-${i}`)));
+    raw.push(await timed(() => rawMultipartUpload(ctx, `bench/raw-${i}`, rawParts, 4)));
 
     const fileId = await createEmpty(ctx);
     service.push(
