@@ -43,6 +43,18 @@ const emulators =
       },
       objectKeys,
       putRecord: (record) => putFileItem(record as unknown as Record<string, unknown>),
+      sendPart: async ({ key, uploadId }, part, bytes) => {
+        const signed = await storage.blobs.presignPart(key, uploadId, part, {
+          expiresInSeconds: 60,
+        });
+        const put = await fetch(signed.url, {
+          method: 'PUT',
+          headers: signed.headers,
+          body: bytes,
+        });
+        if (put.status !== 200) throw new Error(`part ${part}: ${put.status} ${await put.text()}`);
+        return put.headers.get('etag') ?? '';
+      },
     });
   };
 

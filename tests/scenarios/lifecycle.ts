@@ -7,7 +7,12 @@ import { firstFailed, guardsOf, type Bindings, type Transition } from '../../lib
 import type { Principal } from '../../lib/domain/principal';
 import { sweep } from '../../lib/domain/sweeper';
 import type { UploadParams } from '../../lib/domain/upload-params';
-import { runAssembly } from '../../lib/domain/uploads';
+import {
+  abortDirectUpload,
+  completeDirectUpload,
+  createDirectUpload,
+  runAssembly,
+} from '../../lib/domain/uploads';
 import { failingOnce, type MakeWorld, type World } from './world';
 
 /**
@@ -300,6 +305,128 @@ export function lifecycleScenarios(make: MakeWorld): void {
       await runAssembly(w.services, job!);
       expect(sha((await f.stored(id))!)).toBe(sha(Buffer.concat(parts)));
       expect((await f.record(id))?.upload).toBeUndefined();
+    });
+  });
+
+  describe('direct uploads (the client sends the parts to S3)', () => {
+    const MiB = 1024 * 1024;
+    const startDirect = (principal: Principal, metadata: { size?: number; fileId?: string } = {}) =>
+      createDirectUpload(w.services, {
+        principal,
+        companyId: company,
+        filename: 'direct.bin',
+        mime: 'application/octet-stream',
+        metadata,
+      });
+    const ref = (started: { key: string; uploadId: string }, principal: Principal = rita) => ({
+      principal,
+      companyId: company,
+      key: started.key,
+      uploadId: started.uploadId,
+    });
+    const sendAll = async (started: { key: string; uploadId: string }, parts: Buffer[]) => {
+      const listed = [];
+      for (const [i, part] of parts.entries()) {
+        listed.push({ part: i + 1, etag: await w.sendPart(started, i + 1, part) });
+      }
+      return listed;
+    };
+    const kindOf = async (operation: Promise<unknown>) => {
+      try {
+        await operation;
+        return 'ok';
+      } catch (error) {
+        if (error instanceof DomainError) return error.kind;
+        throw error;
+      }
+    };
+
+    test('parts straight to S3 become the content; completing again answers the same', async () => {
+      const started = await startDirect(rita, { size: 5 * MiB + 3 });
+      const parts = [Buffer.alloc(5 * MiB, 1), bytesOf('end')];
+      const listed = await sendAll(started, parts);
+      const done = await completeDirectUpload(w.services, { ...ref(started), parts: listed });
+      expect(done.content).toMatchObject({ size: 5 * MiB + 3, chunks: 2 });
+      expect(done.upload).toBeUndefined();
+      expect(sha((await f.stored(done.id))!)).toBe(sha(Buffer.concat(parts)));
+      const again = await completeDirectUpload(w.services, { ...ref(started), parts: listed });
+      expect(again.content?.revision).toBe(done.content?.revision);
+    });
+
+    test('a list that disagrees is refused and the upload stays; a size that does not is aborted', async () => {
+      const started = await startDirect(rita);
+      const listed = await sendAll(started, [bytesOf('only part')]);
+      const wrong = [{ part: 1, etag: '"0123456789abcdef0123456789abcdef"' }];
+      expect(
+        await kindOf(completeDirectUpload(w.services, { ...ref(started), parts: wrong })),
+      ).toBe('BadRequest');
+      expect((await f.record(started.record.id))?.upload?.state).toBe('receiving');
+      expect(
+        await kindOf(completeDirectUpload(w.services, { ...ref(started), parts: listed })),
+      ).toBe('ok');
+
+      const declared = await startDirect(rita, { size: 4 });
+      const more = await sendAll(declared, [bytesOf('five!')]);
+      expect(
+        await kindOf(completeDirectUpload(w.services, { ...ref(declared), parts: more })),
+      ).toBe('Conflict');
+      const after = await f.record(declared.record.id);
+      expect([after?.upload, after?.content]).toEqual([undefined, undefined]);
+      expect(await w.services.blobs.listParts(declared.key, declared.uploadId)).toBeUndefined();
+    });
+
+    test('an overwrite keeps the content until it completes; abort keeps it for good', async () => {
+      const id = await f.create();
+      await f.upload(rita, id, {}, bytesOf('first'));
+      const overwrite = await startDirect(app, { fileId: id });
+      expect(await kindOf(startDirect(app, { fileId: id }))).toBe('Conflict');
+      expect(await kindOf(f.chunk(app, id, 1, 2, bytesOf('x')))).toBe('Conflict');
+      await abortDirectUpload(w.services, ref(overwrite, app));
+      expect((await f.stored(id))?.toString()).toBe('first');
+      expect((await f.record(id))?.upload).toBeUndefined();
+
+      const second = await startDirect(app, { fileId: id });
+      const listed = await sendAll(second, [bytesOf('second')]);
+      expect((await f.stored(id))?.toString()).toBe('first');
+      await completeDirectUpload(w.services, { ...ref(second, app), parts: listed });
+      expect((await f.stored(id))?.toString()).toBe('second');
+    });
+
+    test('a delete during the upload leaves nothing, and the upload cannot complete', async () => {
+      const started = await startDirect(rita);
+      const listed = await sendAll(started, [bytesOf('doomed')]);
+      await deleteFile(w.services, {
+        principal: rita,
+        companyId: company,
+        fileId: started.record.id,
+      });
+      expect(await w.services.blobs.listParts(started.key, started.uploadId)).toBeUndefined();
+      expect(
+        await kindOf(completeDirectUpload(w.services, { ...ref(started), parts: listed })),
+      ).toBe('NotFound');
+      expect(await w.objectKeys(`files/${company}/${started.record.id}/`)).toEqual([]);
+    });
+
+    test('the sweeper completes one whose completion died, and ends abandoned ones', async () => {
+      const died = await startDirect(rita);
+      await sendAll(died, [bytesOf('kept')]);
+      const revision = died.record.upload!.revision;
+      const lapsed = w.clock.now() - 1;
+      await w.services.records.claimAssembly(
+        { companyId: company, fileId: died.record.id, revision },
+        lapsed - MINUTE,
+        lapsed,
+      );
+      const abandoned = await startDirect(rita);
+      await sendAll(abandoned, [bytesOf('left')]);
+      w.clock.advance(2 * MINUTE);
+      const policy = { abandonedAfterMs: MINUTE, stuckAfterMs: 60 * MINUTE };
+      // Both are older than a minute: the claimed one is completed, the other removed.
+      const report = await sweep(w.services, policy, company);
+      expect(report).toMatchObject({ resumed_uploads: 1, removed_files: 1, errors: 0 });
+      expect((await f.stored(died.record.id))?.toString()).toBe('kept');
+      expect(await f.record(abandoned.record.id)).toBeUndefined();
+      expect(await w.services.blobs.listParts(abandoned.key, abandoned.uploadId)).toBeUndefined();
     });
   });
 

@@ -20,6 +20,12 @@ export interface World {
   objectKeys(prefix: string): Promise<string[]>;
   /** Writes a record as it is, for states no request produces on cue. */
   putRecord(record: FileRecord): Promise<void>;
+  /** A client's PUT of part `part` of a direct upload, to the URL the service signs: its ETag. */
+  sendPart(
+    upload: { key: string; uploadId: string },
+    part: number,
+    bytes: Uint8Array,
+  ): Promise<string>;
 }
 
 export type MakeWorld = (options?: { limits?: Partial<Limits> }) => Promise<World>;
@@ -40,6 +46,8 @@ export const inMemory: MakeWorld = (options = {}) => {
     putRecord: async (record) => {
       await world.records.create(record);
     },
+    sendPart: (upload, part, bytes) =>
+      Promise.resolve(world.blobs.sendPart(upload.uploadId, part, bytes)),
   });
 };
 
