@@ -8,6 +8,7 @@ import {
   ListPartsCommand,
   NoSuchKey,
   NoSuchUpload,
+  S3ServiceException,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -19,6 +20,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { FinalizeRequestMiddleware } from '@smithy/types';
 import { config } from '../config';
 import type { StoredChunk } from '../domain/assembly-plan';
+import { MultipartRefused, type MultipartRefusal } from '../domain/errors';
 import type { ChecksumAlgorithm } from '../domain/file';
 import type { BlobStore, HeldPart } from '../domain/ports';
 
@@ -150,6 +152,14 @@ async function fillPart(
   );
   return part;
 }
+
+/** S3's refusals of CompleteMultipartUpload that name the client's mistake or a gone upload. */
+const REFUSALS = new Set<string>([
+  'NoSuchUpload',
+  'InvalidPart',
+  'InvalidPartOrder',
+  'EntityTooSmall',
+]);
 
 /** Where S3 carries each checksum: the request's header, the SDK's field. */
 const CHECKSUM_FIELDS = {
@@ -284,20 +294,27 @@ export const blobs: BlobStore = {
 
   async completeMultipart(key, uploadId, parts, checksum) {
     const field = checksum && CHECKSUM_FIELDS[checksum].field;
-    const completed = await client.send(
-      new CompleteMultipartUploadCommand({
-        Bucket: config.bucket,
-        Key: key,
-        UploadId: uploadId,
-        MultipartUpload: {
-          Parts: parts.map(({ part, etag, checksum: value }) => ({
-            PartNumber: part,
-            ETag: etag,
-            ...(field && { [field]: value }),
-          })),
-        },
-      }),
-    );
+    const completed = await client
+      .send(
+        new CompleteMultipartUploadCommand({
+          Bucket: config.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: {
+            Parts: parts.map(({ part, etag, checksum: value }) => ({
+              PartNumber: part,
+              ETag: etag,
+              ...(field && { [field]: value }),
+            })),
+          },
+        }),
+      )
+      .catch((error: unknown) => {
+        if (error instanceof S3ServiceException && REFUSALS.has(error.name)) {
+          throw new MultipartRefused(error.name as MultipartRefusal, `${key} ${uploadId}`);
+        }
+        throw error;
+      });
     return field ? completed[field] : undefined;
   },
 

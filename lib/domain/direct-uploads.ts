@@ -8,7 +8,7 @@ import {
   completeDirectUpload,
   createDirectUpload,
   listParts,
-  signPart,
+  signParts,
 } from './uploads';
 import type { CompleteRequest, DirectCreate, DirectRef } from './uploads/direct';
 
@@ -36,11 +36,9 @@ export async function signDirectParts(
   s: StorageServices,
   request: DirectRef & { partNumbers: number[] },
 ): Promise<{ presignedUrls: Record<number, string> }> {
-  const signed = await Promise.all(
-    request.partNumbers.map((partNumber) => signPart(s, { ...request, partNumber })),
-  );
+  const signed = await signParts(s, request, request.partNumbers);
   return {
-    presignedUrls: Object.fromEntries(signed.map(({ url }, i) => [request.partNumbers[i], url])),
+    presignedUrls: Object.fromEntries([...signed].map(([part, { url }]) => [part, url])),
   };
 }
 

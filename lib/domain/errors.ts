@@ -30,6 +30,25 @@ export const tooLarge = (message: string) => new DomainError('TooLarge', message
 export const unsupportedMediaType = (message: string) =>
   new DomainError('UnsupportedMediaType', message);
 
+/** Why S3 refused to complete a multipart upload, in its words. */
+export type MultipartRefusal =
+  'NoSuchUpload' | 'InvalidPart' | 'InvalidPartOrder' | 'EntityTooSmall';
+
+/**
+ * S3 refused CompleteMultipartUpload: the upload is gone (completed, aborted) or its parts are
+ * not the ones listed. Thrown by the BlobStore; a direct upload's completion answers it as the
+ * client's 4xx, for the chunk path it is a fault.
+ */
+export class MultipartRefused extends Error {
+  readonly reason: MultipartRefusal;
+
+  constructor(reason: MultipartRefusal, detail: string) {
+    super(`${reason}: ${detail}`);
+    this.name = 'MultipartRefused';
+    this.reason = reason;
+  }
+}
+
 /**
  * Work that cannot be done yet (another run holds it, its record is not written yet): thrown
  * from an asynchronous invocation so that Lambda runs it again later. Not a client error.

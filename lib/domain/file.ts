@@ -39,6 +39,8 @@ export interface Content {
    * the checksum of the parts' checksums, `-` and their count, as S3 reports it.
    */
   checksum?: { algorithm: ChecksumAlgorithm; value: string };
+  /** Sent straight to S3 (a direct upload): `chunks` counts its parts, none can come again. */
+  direct?: true;
 }
 
 /** The checksums S3 verifies on a part sent straight to it. */

@@ -8,7 +8,8 @@ import { query, type HttpEvent } from './request';
 
 /** The requests of direct uploads (Companion's contract, as Uppy sends it), parsed. */
 
-const MAX_JSON_BYTES = 64 * 1024;
+// A completion lists up to 10,000 parts, about 80 bytes each as Uppy sends them.
+const MAX_JSON_BYTES = 1024 * 1024;
 const MAX_PART_NUMBER = 10_000;
 
 /** A JSON object body; anything else is a 400. */
@@ -82,12 +83,12 @@ export function parseCreate(body: Record<string, unknown>) {
 
 /** The upload a request names: `{upload_id}` in the path, `?key=` in the query. */
 export function directRef(event: HttpEvent, principal: Principal, companyId: string): DirectRef {
-  const raw = event.pathParameters?.['upload_id'];
+  // Compared as it comes with the upload id recorded (S3's hold no characters to escape).
   return {
     principal,
     companyId,
     key: query(event)['key'],
-    uploadId: raw && decodeURIComponent(raw),
+    uploadId: event.pathParameters?.['upload_id'],
   };
 }
 
@@ -113,7 +114,8 @@ export function parsePartSigning(event: HttpEvent) {
     return value === undefined ? [] : [{ algorithm, value }];
   });
   if (given.length > 1) throw badRequest('Send one of checksum_crc32c and checksum_sha256');
-  const checksum = given[0];
+  // A '+' of base64 sent unencoded in a query arrives as a space; base64 holds none.
+  const checksum = given[0] && { ...given[0], value: given[0].value.replaceAll(' ', '+') };
   if (checksum && !CHECKSUM_FORMATS[checksum.algorithm].test(checksum.value)) {
     throw badRequest(
       `checksum_${checksum.algorithm.toLowerCase()} must be the base64 of the part's ` +
@@ -144,7 +146,14 @@ export function parseCompletedParts(body: Record<string, unknown>) {
       string,
       unknown
     >;
-    const part = partNumber(String(entry['PartNumber'] ?? ''));
+    const part = /^\d{1,5}$/.test(String(entry['PartNumber'] ?? ''))
+      ? Number(entry['PartNumber'])
+      : 0;
+    if (part < 1 || part > MAX_PART_NUMBER) {
+      throw badRequest(
+        `parts[${i}].PartNumber must be a whole number from 1 to ${MAX_PART_NUMBER}`,
+      );
+    }
     const etag = entry['ETag'];
     if (typeof etag !== 'string' || etag === '' || etag.length > 128) {
       throw badRequest(`parts[${i}].ETag must be the ETag S3 answered for the part`);

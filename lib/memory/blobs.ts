@@ -1,13 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { MIN_PART_BYTES, type StoredChunk } from '../domain/assembly-plan';
+import { MultipartRefused } from '../domain/errors';
 import type { BlobStore, HeldPart } from '../domain/ports';
 
 /** S3's refusals, by the names S3 gives them. */
 export class S3LikeError extends Error {
-  constructor(
-    name: 'NoSuchKey' | 'NoSuchUpload' | 'InvalidPart' | 'EntityTooSmall',
-    detail: string,
-  ) {
+  constructor(name: 'NoSuchKey' | 'NoSuchUpload', detail: string) {
     super(`${name}: ${detail}`);
     this.name = name;
   }
@@ -102,16 +100,16 @@ export class MemoryBlobs implements BlobStore {
   completeMultipart(key: string, uploadId: string, parts: { part: number; etag: string }[]) {
     const upload = this.#uploads.get(uploadId);
     if (!upload || upload.key !== key) {
-      return Promise.reject(new S3LikeError('NoSuchUpload', uploadId));
+      return Promise.reject(new MultipartRefused('NoSuchUpload', uploadId));
     }
     const pieces: Buffer[] = [];
     for (const [i, { part, etag }] of parts.entries()) {
       const stored = upload.parts.get(part);
       if (!stored || stored.etag !== etag) {
-        return Promise.reject(new S3LikeError('InvalidPart', `part ${part} of ${key}`));
+        return Promise.reject(new MultipartRefused('InvalidPart', `part ${part} of ${key}`));
       }
       if (i < parts.length - 1 && stored.bytes.length < MIN_PART_BYTES) {
-        return Promise.reject(new S3LikeError('EntityTooSmall', `part ${part} of ${key}`));
+        return Promise.reject(new MultipartRefused('EntityTooSmall', `part ${part} of ${key}`));
       }
       pieces.push(stored.bytes);
     }

@@ -384,6 +384,8 @@ describe('least-privilege roles', () => {
       'dynamodb:UpdateItem': [table('files')],
       's3:PutObject': [objects('files/*/data')],
       's3:AbortMultipartUpload': [objects('files/*/data')],
+      's3:DeleteObject': all,
+      's3:ListBucket': [bucket],
     },
     // What its part URLs may do: UploadPart of data objects.
     signDirectPart: {

@@ -343,6 +343,44 @@ describe('the same file afterwards', () => {
   });
 });
 
+describe('racing requests never answer 5xx and never leave a half-done file', () => {
+  test.each(['abort', 'delete'])('complete against %s, 6 times', async (other) => {
+    for (let round = 0; round < 6; round++) {
+      const upload = await started(company, alice, { filename: `race-${round}.bin` });
+      const etags = [
+        await sendPart(company, alice, upload, 1, binaryBytes(5 * MiB, 60 + round)),
+        await sendPart(company, alice, upload, 2, binaryBytes(MiB, 70 + round)),
+      ];
+      const parts = etags.map((ETag, i) => ({ PartNumber: i + 1, ETag }));
+      const [completed, ended] = await Promise.all([
+        complete(company, alice, upload, parts),
+        other === 'abort'
+          ? abort(company, alice, upload)
+          : call(filesUrl(company, `/${upload.file_id}`), {
+              method: 'DELETE',
+              headers: bearer(alice),
+            }),
+      ]);
+      expect([completed.status, ended.status].every((status) => status < 500)).toBe(true);
+      expect(await s3Upload(upload)).toBe('NoSuchUpload');
+      const read = await call<{ resource: { upload_data: { status: string } } }>(
+        filesUrl(company, `/${upload.file_id}`),
+        { headers: bearer(alice) },
+      );
+      if (read.status === 200) {
+        // The completion won and the abort was told so (409): the file is whole.
+        expect([completed.status, ended.status]).toEqual([200, 409]);
+        expect(read.body.resource.upload_data.status).toBe('complete');
+        const download = await downloadBytes(company, upload.file_id, alice);
+        expect(download.bytes.length).toBe(6 * MiB);
+      } else {
+        expect(read.status).toBe(404);
+        expect(await objectKeys(`files/${company}/${upload.file_id}/`)).toEqual([]);
+      }
+    }
+  });
+});
+
 describe('bad input gets a clear 4xx in the one error shape', () => {
   let upload: Awaited<ReturnType<typeof started>>;
   beforeAll(async () => {
@@ -460,7 +498,8 @@ describe('bad input gets a clear 4xx in the one error shape', () => {
       /6291456 bytes were declared but S3 holds 6291457/,
     );
     expect(await s3Upload(declared)).toBe('NoSuchUpload');
-    expect(await fileItem(company, declared.file_id)).not.toHaveProperty('upload');
+    // A new file goes with its refused upload, as on abort: the client starts again.
+    expect(await fileItem(company, declared.file_id)).toBeUndefined();
   });
 
   test('a part smaller than 5 MiB before the last is refused by name', async () => {

@@ -126,7 +126,7 @@ describe('the sweeper', () => {
     expect(sha256(download.bytes)).toBe(sha256(binaryBytes(MiB, 4)));
   });
 
-  test('completes a direct upload whose completion died, before or after S3 completed it', async () => {
+  test('a completion that died: back to the client if S3 still holds the parts, finished if S3 completed them', async () => {
     const died = async (name: string, seed: number, completedInS3: boolean) => {
       const bytes = binaryBytes(2 * MiB, seed);
       const upload = await started(company, alice, { filename: name });
@@ -147,7 +147,7 @@ describe('the sweeper', () => {
           }),
         );
       }
-      return { upload, bytes };
+      return { upload, bytes, etag };
     };
     const before = await died('before.bin', 5, false);
     const after = await died('after.bin', 6, true);
@@ -157,6 +157,13 @@ describe('the sweeper', () => {
       stuck_after_seconds: 3600,
     });
     expect(report).toMatchObject({ resumed_uploads: 2, errors: 0 });
+    expect(await fileItem(company, before.upload.file_id)).toMatchObject({
+      upload: { state: 'receiving' },
+    });
+    const retried = await complete(company, alice, before.upload, [
+      { PartNumber: 1, ETag: before.etag },
+    ]);
+    expect(retried.status).toBe(200);
     for (const { upload, bytes } of [before, after]) {
       expect(await fileItem(company, upload.file_id)).toMatchObject({
         content: { size: bytes.length },

@@ -13,7 +13,7 @@ import {
   createDirectUpload,
   runAssembly,
 } from '../../lib/domain/uploads';
-import { failingOnce, type MakeWorld, type World } from './world';
+import { failingOnce, replacing, type MakeWorld, type World } from './world';
 
 /**
  * The upload lifecycle's rules as scenarios on the domain's operations, run against every
@@ -370,8 +370,8 @@ export function lifecycleScenarios(make: MakeWorld): void {
       expect(
         await kindOf(completeDirectUpload(w.services, { ...ref(declared), parts: more })),
       ).toBe('Conflict');
-      const after = await f.record(declared.record.id);
-      expect([after?.upload, after?.content]).toEqual([undefined, undefined]);
+      // A new file goes with its refused upload, as on abort.
+      expect(await f.record(declared.record.id)).toBeUndefined();
       expect(await w.services.blobs.listParts(declared.key, declared.uploadId)).toBeUndefined();
     });
 
@@ -407,24 +407,84 @@ export function lifecycleScenarios(make: MakeWorld): void {
       expect(await w.objectKeys(`files/${company}/${started.record.id}/`)).toEqual([]);
     });
 
-    test('the sweeper completes one whose completion died, and ends abandoned ones', async () => {
-      const died = await startDirect(rita);
-      await sendAll(died, [bytesOf('kept')]);
-      const revision = died.record.upload!.revision;
-      const lapsed = w.clock.now() - 1;
-      await w.services.records.claimAssembly(
-        { companyId: company, fileId: died.record.id, revision },
-        lapsed - MINUTE,
-        lapsed,
+    test('an abort that read the upload before it completed answers 409 and leaves the file', async () => {
+      const started = await startDirect(rita);
+      const listed = await sendAll(started, [bytesOf('done')]);
+      const id = started.record.id;
+      const seenBefore = await w.services.members.roleAndFile(company, id, rita);
+      await completeDirectUpload(w.services, { ...ref(started), parts: listed });
+      // The abort's read happened before the completion; its writes come after.
+      const late = {
+        ...w.services,
+        members: { ...w.services.members, roleAndFile: () => Promise.resolve(seenBefore) },
+      };
+      expect(await kindOf(abortDirectUpload(late, ref(started)))).toBe('Conflict');
+      expect((await f.stored(id))?.toString()).toBe('done');
+    });
+
+    test('a completion whose claim another run took over keeps the data that run completes', async () => {
+      const started = await startDirect(rita);
+      const listed = await sendAll(started, [bytesOf('shared')]);
+      const id = started.record.id;
+      const revision = started.record.upload!.revision;
+      // S3 completes, then this run stalls past its claim, and another run claims the upload.
+      const stalling = {
+        ...w.services,
+        blobs: replacing(w.services.blobs, 'completeMultipart', async (...args) => {
+          const checksum = await w.services.blobs.completeMultipart(...args);
+          w.clock.advance(2 * MINUTE);
+          const now = w.clock.now();
+          const upload = { companyId: company, fileId: id, revision };
+          await w.services.records.claimAssembly(upload, now, now + MINUTE);
+          return checksum;
+        }),
+      };
+      expect(await kindOf(completeDirectUpload(stalling, { ...ref(started), parts: listed }))).toBe(
+        'Conflict',
       );
+      expect(await w.objectKeys(started.key)).toEqual([started.key]);
+      // Once that run's claim lapses too, a completion asked again finishes from S3's object.
+      w.clock.advance(2 * MINUTE);
+      await completeDirectUpload(w.services, { ...ref(started), parts: listed });
+      expect((await f.stored(id))?.toString()).toBe('shared');
+    });
+
+    test('the sweeper: a completion that died goes back to the client, or is finished if S3 completed it; abandoned ones end', async () => {
+      // Completions that claimed the upload and died: one before S3 completed it, one after.
+      const died = async (text: string, completedInS3: boolean) => {
+        const started = await startDirect(rita);
+        const listed = await sendAll(started, [bytesOf(text)]);
+        const revision = started.record.upload!.revision;
+        const lapsed = w.clock.now() - 1;
+        const ref = { companyId: company, fileId: started.record.id, revision };
+        await w.services.records.claimAssembly(ref, lapsed - MINUTE, lapsed);
+        if (completedInS3)
+          await w.services.blobs.completeMultipart(started.key, started.uploadId, listed);
+        return { started, listed };
+      };
+      const before = await died('before', false);
+      const after = await died('after', true);
       const abandoned = await startDirect(rita);
       await sendAll(abandoned, [bytesOf('left')]);
       w.clock.advance(2 * MINUTE);
-      const policy = { abandonedAfterMs: MINUTE, stuckAfterMs: 60 * MINUTE };
-      // Both are older than a minute: the claimed one is completed, the other removed.
-      const report = await sweep(w.services, policy, company);
-      expect(report).toMatchObject({ resumed_uploads: 1, removed_files: 1, errors: 0 });
-      expect((await f.stored(died.record.id))?.toString()).toBe('kept');
+      const policy = { abandonedAfterMs: 10 * MINUTE, stuckAfterMs: 60 * MINUTE };
+      expect(await sweep(w.services, policy, company)).toMatchObject({
+        resumed_uploads: 2,
+        errors: 0,
+      });
+      // S3 still held the first: its client's list was never checked, so the client completes.
+      expect((await f.record(before.started.record.id))?.upload?.state).toBe('receiving');
+      await completeDirectUpload(w.services, { ...ref(before.started), parts: before.listed });
+      expect((await f.stored(before.started.record.id))?.toString()).toBe('before');
+      // S3 had completed the second: its data is the content.
+      expect((await f.stored(after.started.record.id))?.toString()).toBe('after');
+      expect((await f.record(after.started.record.id))?.upload).toBeUndefined();
+      // Past the abandoned age, the upload no one completes is removed with its parts.
+      w.clock.advance(10 * MINUTE);
+      expect(await sweep(w.services, policy, company)).toMatchObject({
+        removed_files: 1,
+        errors: 0,
+      });
       expect(await f.record(abandoned.record.id)).toBeUndefined();
       expect(await w.services.blobs.listParts(abandoned.key, abandoned.uploadId)).toBeUndefined();
     });

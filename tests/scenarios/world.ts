@@ -68,3 +68,18 @@ export function failingOnce<T extends object>(port: T, method: keyof T & string)
     },
   });
 }
+
+/** The port with one method replaced (the others bound to the port itself). */
+export function replacing<T extends object, K extends keyof T & string>(
+  port: T,
+  method: K,
+  replacement: T[K],
+): T {
+  return new Proxy(port, {
+    get(target, property, receiver) {
+      if (property === method) return replacement;
+      const value = Reflect.get(target, property, receiver) as unknown;
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    },
+  });
+}

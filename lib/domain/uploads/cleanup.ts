@@ -28,7 +28,11 @@ export const abortQuietly = (s: StorageServices, key: string, uploadId: string) 
     s.blobs.abortMultipart(key, uploadId),
   );
 
-/** Ends what an upload holds in S3 (its multipart upload and its chunks); the record stays. */
+/**
+ * Ends what an upload holds in S3 (its multipart upload and its chunks; for a direct upload,
+ * also its data, which a completion that failed after S3 completed may have left); the record
+ * stays.
+ */
 export async function discardUpload(
   s: StorageServices,
   record: Identified,
@@ -40,6 +44,11 @@ export async function discardUpload(
   await bestEffort(s, 'could not remove the chunks of an upload', { fileId, revision }, () =>
     s.blobs.deletePrefix(keys.chunksPrefix(companyId, fileId, revision)),
   );
+  if (upload.direct) {
+    await bestEffort(s, 'could not remove the data of an upload', { fileId, revision }, () =>
+      s.blobs.deletePrefix(keys.revisionPrefix(companyId, fileId, revision)),
+    );
+  }
 }
 
 /** Drops an upload that will never complete from the record and S3, keeping the content. */

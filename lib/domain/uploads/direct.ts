@@ -1,6 +1,14 @@
 import { openFile, requireRole } from '../access';
 import { MAX_PARTS, MIN_PART_BYTES } from '../assembly-plan';
-import { badRequest, conflict, forbidden, notFound } from '../errors';
+import {
+  MultipartRefused,
+  badRequest,
+  conflict,
+  forbidden,
+  notFound,
+  tooLarge,
+  type DomainError,
+} from '../errors';
 import {
   creatorOf,
   isCreator,
@@ -18,7 +26,7 @@ import { fileKey, revisionRef, type RevisionRef } from '../refs';
 import { initialThumbnails } from '../thumbnails';
 import { abortQuietly, discardUpload, dropRevision, purgeFile, refuse } from './cleanup';
 import { REQUEST_CLAIM_MS } from './completion';
-import { startAs } from './intake';
+import { isStale, startAs } from './intake';
 import { tooLargeFor } from './limits';
 
 /**
@@ -173,14 +181,14 @@ async function uploadIntoFile(
   checkMayWrite(principal, record);
   if (principal.kind === 'user' && record.content) throw completeForUsers();
   const current = record.upload;
-  const stale = current !== undefined && s.now() - current.started_at > s.limits.uploadMaxAgeMs;
+  const stale = isStale(s, current) ? current : undefined;
   if (current && !stale) throw uploadInProgress();
   const upload = await newDirectUpload(s, record, request);
   const key = keys.data(companyId, fileId, upload.revision);
   const started = await s.records.startUpload(
     fileKey(record),
     upload,
-    startAs(s, principal, stale ? current : undefined),
+    startAs(s, principal, stale),
   );
   if (started.record?.upload?.revision !== upload.revision) {
     await abortQuietly(s, key, upload.multipart_id);
@@ -189,12 +197,15 @@ async function uploadIntoFile(
     throw uploadInProgress();
   }
   // The upload replaced (direct or chunked): its parts and chunks go.
-  if (stale) await discardUpload(s, record, current);
+  if (stale) await discardUpload(s, record, stale);
   return { key, uploadId: upload.multipart_id, record: started.record };
 }
 
 const uploadInProgress = () =>
-  conflict('Another upload into this file is in progress: complete or abort it first');
+  conflict(
+    'Another upload into this file is in progress: complete it (or abort it, if it is a ' +
+      'direct upload) first',
+  );
 const completeForUsers = () =>
   forbidden('This file is complete: only applications can overwrite it');
 
@@ -203,6 +214,22 @@ function checkMayWrite(principal: Principal, record: FileRecord): void {
   if (principal.kind === 'user' && !isCreator(principal, record)) {
     throw forbidden("Only the file's creator or an application can upload into it");
   }
+}
+
+/**
+ * An upload that can never complete as sent: cancelled and its parts dropped; a file that had
+ * no content yet goes with it, as on abort (the client starts again with a new create).
+ */
+async function refuseDirect(
+  s: StorageServices,
+  record: FileRecord,
+  upload: PendingUpload,
+  error: DomainError,
+): Promise<never> {
+  if (record.content) return refuse(s, record, upload, error);
+  // Marked deleting with its upload: the purge ends the upload in S3 too.
+  await purgeFile(s, record.company_id, record.id);
+  throw error;
 }
 
 /** `files/{company}/{file}/{revision}/data`, as the create answered it. */
@@ -236,6 +263,8 @@ async function openDirect(
     upload?.direct === true &&
     upload.revision === revision.revision &&
     upload.multipart_id === ref.uploadId;
+  // An upload into complete content is an application's overwrite: no user's to touch.
+  if (ours && ref.principal.kind === 'user' && record.content) throw completeForUsers();
   return { record, revision, upload: ours ? upload : undefined };
 }
 
@@ -253,11 +282,39 @@ export interface PartRequest extends DirectRef {
 }
 
 /** A URL for one part of the upload, valid for minutes. */
-export async function signPart(
-  s: StorageServices,
-  request: PartRequest,
-): Promise<{ url: string; expires: number; headers: Record<string, string> }> {
+export async function signPart(s: StorageServices, request: PartRequest): Promise<SignedPart> {
   const { upload } = await openUpload(s, request);
+  return signOpened(s, upload, request);
+}
+
+/** URLs for several parts (Companion's batch form), the upload opened once. */
+export async function signParts(
+  s: StorageServices,
+  ref: DirectRef,
+  partNumbers: number[],
+): Promise<Map<number, SignedPart>> {
+  const { upload } = await openUpload(s, ref);
+  const signed = new Map<number, SignedPart>();
+  for (const partNumber of partNumbers) {
+    signed.set(partNumber, await signOpened(s, upload, { ...ref, partNumber }));
+  }
+  return signed;
+}
+
+export interface SignedPart {
+  url: string;
+  expires: number;
+  headers: Record<string, string>;
+}
+
+async function signOpened(
+  s: StorageServices,
+  upload: PendingUpload,
+  request: PartRequest,
+): Promise<SignedPart> {
+  if (upload.state === 'assembling') {
+    throw conflict('This upload is being completed: its parts can no longer change');
+  }
   const maxParts = maxPartsOf(upload);
   if (request.partNumber > maxParts) {
     throw badRequest(
@@ -335,8 +392,10 @@ export async function completeDirectUpload(
 }
 
 /**
- * Claims the upload, checks the parts S3 holds and completes it. Without `listed` (the
- * sweeper, after a completion that died) S3's own list is taken.
+ * Claims the upload, checks the parts S3 holds against the client's list (`listed`), the limit
+ * and the declared size, and completes it. The sweeper (no `listed`) only finishes what S3
+ * already completed; an upload S3 still holds goes back to the client, whose list was never
+ * checked against its parts.
  */
 export async function finishDirect(
   s: StorageServices,
@@ -346,102 +405,189 @@ export async function finishDirect(
 ): Promise<FileRecord> {
   const ref = revisionRef(record, upload.revision);
   const claim = s.now();
-  const claimed = await s.records.claimAssembly(ref, claim, claim + REQUEST_CLAIM_MS);
+  // The sweeper runs longer than a request: its claim outlasts its own timeout.
+  const claimMs = listed ? REQUEST_CLAIM_MS : s.limits.assemblyLeaseMs;
+  const claimed = await s.records.claimAssembly(ref, claim, claim + claimMs);
   if (!claimed.ok) {
-    if (isGone(claimed) || !claimed.record) throw notFound('File not found');
-    if (claimed.record.content?.revision === upload.revision) return claimed.record;
+    const now = claimed.record;
+    if (isGone(claimed) || !now) throw notFound('File not found');
+    if (now.content?.revision === upload.revision) return now; // completed meanwhile
+    if (claimed.failed === 'uploadIs') throw noSuchUpload(); // aborted or replaced
     throw conflict('This upload is being completed by another request; retry');
   }
+  const key = keys.data(record.company_id, record.id, upload.revision);
   try {
-    return await completeClaimed(s, record, upload, claim, listed);
+    const held = await s.blobs.listParts(key, upload.multipart_id);
+    if (!held) return await adoptCompleted(s, record, upload, claim, listed?.length);
+    if (!listed) {
+      await s.records.releaseAssembly(ref, claim);
+      return claimed.record;
+    }
+    checkListedParts(listed, held);
+    const size = await checkHeld(s, record, upload, held);
+    const checksum = await completeInS3(s, record, upload, held);
+    return await recordContent(s, record, upload, claim, { size, parts: held.length, checksum });
   } catch (error) {
     await s.records.releaseAssembly(ref, claim);
     throw error;
   }
 }
 
-async function completeClaimed(
+/**
+ * What S3 holds must fit: more than the limit or the declared size can never complete (the
+ * upload is aborted); less than declared is a part still to send; a part under 5 MiB before
+ * the last is to be sent again. Returns the size.
+ */
+async function checkHeld(
   s: StorageServices,
   record: FileRecord,
   upload: PendingUpload,
-  claim: number,
-  listed: { part: number; etag: string }[] | undefined,
-): Promise<FileRecord> {
+  held: HeldPart[],
+): Promise<number> {
+  if (held.length === 0) throw badRequest('No part of this upload reached S3 yet');
+  const size = held.reduce((sum, part) => sum + part.size, 0);
+  const declared = upload.total_size;
+  if (size > s.limits.maxDirectFileBytes) {
+    const error = tooLargeFor(s.limits.maxDirectFileBytes, size);
+    return refuseDirect(s, record, upload, tooLarge(`${error.message}; the upload is aborted`));
+  }
+  if (declared && size > declared) {
+    return refuseDirect(
+      s,
+      record,
+      upload,
+      conflict(
+        `${declared} bytes were declared but S3 holds ${size} in ${partsOf(held.length)}; ` +
+          'the upload is aborted: start it again',
+      ),
+    );
+  }
+  if (declared && size < declared) {
+    throw badRequest(
+      `S3 holds ${size} of the ${declared} bytes declared, in ${partsOf(held.length)}: send the ` +
+        'missing parts (list the parts to see which are in), then complete',
+    );
+  }
+  const small = held.slice(0, -1).find((part) => part.size < MIN_PART_BYTES);
+  if (small) {
+    throw badRequest(
+      `Part ${small.part} holds ${small.size} bytes: every part but the last must hold at ` +
+        'least 5 MiB; send it again',
+    );
+  }
+  if (upload.checksum_algorithm && held.some((part) => !part.checksum)) {
+    throw badRequest(`Every part of this upload must carry its ${upload.checksum_algorithm}`);
+  }
+  return size;
+}
+
+/**
+ * CompleteMultipartUpload. S3 refuses when the upload went meanwhile (aborted, deleted) or
+ * its parts changed since they were listed: the client's 404 or 400, never a fault.
+ */
+async function completeInS3(
+  s: StorageServices,
+  record: FileRecord,
+  upload: PendingUpload,
+  held: HeldPart[],
+): Promise<string | undefined> {
   const key = keys.data(record.company_id, record.id, upload.revision);
-  const held = await s.blobs.listParts(key, upload.multipart_id);
-  let size: number;
-  let parts: number;
-  let checksum: string | undefined;
-  if (!held) {
-    // Completed in S3 by a run that died before the record: the object is there.
-    const stored = (await s.blobs.sizes(key)).get(key);
-    if (stored === undefined) {
-      return refuse(s, record, upload, conflict('This upload no longer exists in S3; start again'));
-    }
-    size = stored;
-    parts = listed?.length ?? 1;
-  } else {
-    if (held.length === 0) throw badRequest('No part of this upload reached S3 yet');
-    if (listed) checkListedParts(listed, held);
-    size = held.reduce((sum, part) => sum + part.size, 0);
-    if (size > s.limits.maxDirectFileBytes) {
-      return refuse(s, record, upload, tooLargeFor(s.limits.maxDirectFileBytes, size));
-    }
-    if (upload.total_size && size !== upload.total_size) {
-      return refuse(
-        s,
-        record,
-        upload,
-        conflict(
-          `${upload.total_size} bytes were declared but S3 holds ${size} in ${held.length} ` +
-            'parts; the upload is aborted: start it again',
-        ),
-      );
-    }
-    const small = held.slice(0, -1).find((part) => part.size < MIN_PART_BYTES);
-    if (small) {
-      throw badRequest(
-        `Part ${small.part} holds ${small.size} bytes: every part but the last must hold at ` +
-          'least 5 MiB; send it again',
-      );
-    }
-    if (upload.checksum_algorithm && held.some((part) => !part.checksum)) {
-      throw badRequest(`Every part of this upload must carry its ${upload.checksum_algorithm}`);
-    }
-    checksum = await s.blobs.completeMultipart(
+  try {
+    return await s.blobs.completeMultipart(
       key,
       upload.multipart_id,
       held,
       upload.checksum_algorithm,
     );
-    parts = held.length;
+  } catch (error) {
+    if (!(error instanceof MultipartRefused)) throw error;
+    const now = await s.records.get(fileKey(record));
+    if (!now || now.deleting) throw notFound('File not found');
+    if (error.reason === 'NoSuchUpload' || now.upload?.revision !== upload.revision) {
+      throw noSuchUpload();
+    }
+    throw badRequest('The parts changed while completing: list them, then complete again');
   }
+}
+
+/**
+ * S3 completed the upload but the record never said so (the run that completed it died): the
+ * object is there and becomes the content, if it is the declared size; else it is dropped.
+ */
+async function adoptCompleted(
+  s: StorageServices,
+  record: FileRecord,
+  upload: PendingUpload,
+  claim: number,
+  parts: number | undefined,
+): Promise<FileRecord> {
+  const key = keys.data(record.company_id, record.id, upload.revision);
+  const size = (await s.blobs.sizes(key)).get(key);
+  if (size === undefined) {
+    return refuseDirect(
+      s,
+      record,
+      upload,
+      conflict('This upload no longer exists in S3; start again'),
+    );
+  }
+  if (upload.total_size && size !== upload.total_size) {
+    return refuseDirect(
+      s,
+      record,
+      upload,
+      conflict('The data S3 completed is not the declared size; start again'),
+    );
+  }
+  // The part count is the client's list's, when there is one (S3's is not kept).
+  return recordContent(s, record, upload, claim, { size, parts: parts ?? 1, checksum: undefined });
+}
+
+/** The completed data becomes the content, under the claim; the replaced revision goes. */
+async function recordContent(
+  s: StorageServices,
+  record: FileRecord,
+  upload: PendingUpload,
+  claim: number,
+  data: { size: number; parts: number; checksum: string | undefined },
+): Promise<FileRecord> {
+  const { size, checksum } = data;
+  const algorithm = upload.checksum_algorithm;
   const content: Content = {
     revision: upload.revision,
     name: upload.name,
     mime: upload.mime,
     size,
-    chunks: parts,
+    chunks: data.parts,
     ...initialThumbnails(s, { mime: upload.mime, name: upload.name, size }),
     completed_at: s.now(),
-    ...(checksum &&
-      upload.checksum_algorithm && {
-        checksum: { algorithm: upload.checksum_algorithm, value: checksum },
-      }),
+    direct: true,
+    ...(checksum && algorithm && { checksum: { algorithm, value: checksum } }),
   };
-  const ref = revisionRef(record, upload.revision);
-  const completed = await s.records.completeUpload(ref, claim, content);
+  const completed = await s.records.completeUpload(
+    revisionRef(record, upload.revision),
+    claim,
+    content,
+  );
   if (!completed.ok) {
     const now = completed.record;
-    if (now && !now.deleting && now.content?.revision === upload.revision) return now;
-    // Deleted or replaced while completing: these bytes belong to nothing.
-    await s.blobs.deletePrefix(keys.revisionPrefix(record.company_id, record.id, upload.revision));
-    throw notFound('File not found');
+    if (now && !now.deleting && now.content?.revision === upload.revision) return now; // a twin
+    if (!now || now.deleting || now.upload?.revision !== upload.revision) {
+      // Deleted, aborted or replaced while completing: these bytes belong to nothing.
+      await s.blobs.deletePrefix(
+        keys.revisionPrefix(record.company_id, record.id, upload.revision),
+      );
+      throw notFound('File not found');
+    }
+    // Another run took the claim over (ours lapsed): it completes the upload.
+    throw conflict('This upload is being completed by another request; retry');
   }
   const replaced = record.content?.revision;
   if (replaced && replaced !== upload.revision) await dropRevision(s, record, replaced);
   return completed.record;
 }
+
+const partsOf = (count: number) => `${count} part${count === 1 ? '' : 's'}`;
 
 /** S3's ETags come quoted; clients pass them on quoted or not. */
 const bareEtag = (etag: string) => etag.replace(/^"|"$/g, '');
@@ -455,7 +601,10 @@ function checkListedParts(listed: { part: number; etag: string }[], held: HeldPa
       throw badRequest(`Part ${part} is not in S3: upload it (list the parts to see which are)`);
     }
     if (stored !== bareEtag(etag)) {
-      throw badRequest(`Part ${part}'s ETag is not the one S3 holds: it was sent again since`);
+      throw badRequest(
+        `Part ${part}'s ETag is not the one S3 holds for it (S3 answers each part's ETag to ` +
+          'its PUT; list the parts to see them)',
+      );
     }
   }
   if (listed.length !== held.length) {
@@ -468,21 +617,22 @@ function checkListedParts(listed: { part: number; etag: string }[], held: HeldPa
 }
 
 /**
- * Abort: S3 drops the parts; a file that had no content yet goes with its upload, an
- * overwrite leaves the content as it was.
+ * Abort: the upload is cancelled first (so a completion racing it cannot win afterwards),
+ * then S3 drops its parts; a file that had no content yet goes with it, an overwrite leaves
+ * the content as it was.
  */
 export async function abortDirectUpload(s: StorageServices, ref: DirectRef): Promise<void> {
   const { record, revision, upload } = await openDirect(s, ref);
+  const completedAlready = () => conflict('This upload is complete: delete the file instead');
   if (!upload) {
-    if (record.content?.revision === revision.revision) {
-      throw conflict('This upload is complete: delete the file instead');
-    }
+    if (record.content?.revision === revision.revision) throw completedAlready();
     throw noSuchUpload();
   }
-  if (!record.content) {
-    await purgeFile(s, record.company_id, record.id);
-    return;
+  const cancelled = await s.records.cancelUpload(revisionRef(record, upload.revision));
+  if (!cancelled.ok) {
+    if (cancelled.record?.content?.revision === upload.revision) throw completedAlready();
+    throw noSuchUpload();
   }
-  await s.records.cancelUpload(revisionRef(record, upload.revision));
-  await abortQuietly(s, ref.key!, upload.multipart_id);
+  await discardUpload(s, record, upload);
+  if (!cancelled.record.content) await purgeFile(s, record.company_id, record.id);
 }

@@ -16,4 +16,5 @@ export {
   finishDirect,
   listParts,
   signPart,
+  signParts,
 } from './direct';

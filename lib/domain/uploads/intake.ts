@@ -10,7 +10,7 @@ import {
 } from '../incoming';
 import { isGone } from '../lifecycle';
 import type { RevisionRef } from '../refs';
-import type { Services, StartAs, StorageServices } from '../ports';
+import type { RecordServices, Services, StartAs, StorageServices } from '../ports';
 import type { Principal } from '../principal';
 import { fileKey, revisionRef } from '../refs';
 import { checkChunkNumber, type UploadParams } from '../upload-params';
@@ -162,6 +162,11 @@ export function startAs(
     : { as: 'start' };
 }
 
+/** An upload too old to complete (its chunks or parts expire): a new one may replace it. */
+export function isStale(s: RecordServices, upload: PendingUpload | undefined): boolean {
+  return upload?.state === 'receiving' && s.now() - upload.started_at > s.limits.uploadMaxAgeMs;
+}
+
 /** The upload in progress, or a new one (which replaces one too old to complete). */
 async function joinOrStart(
   s: StorageServices,
@@ -170,8 +175,8 @@ async function joinOrStart(
   totalChunks: number,
 ): Promise<PendingUpload> {
   const current = record.upload;
-  const stale =
-    current?.state === 'receiving' && s.now() - current.started_at > s.limits.uploadMaxAgeMs;
+  // The upload in progress if it is too old to complete: the new one replaces it.
+  const stale = isStale(s, current) ? current : undefined;
   if (current && !stale) {
     if (current.direct) {
       throw conflict(
@@ -193,12 +198,12 @@ async function joinOrStart(
   const started = await s.records.startUpload(
     fileKey(record),
     candidate,
-    startAs(s, request.principal, stale ? current : undefined),
+    startAs(s, request.principal, stale),
   );
   // Started, joined, or refused with another upload in progress: that one is joined.
   const upload = started.record?.upload;
   if (upload?.revision !== candidate.revision) await discardUpload(s, record, candidate);
-  if (stale && upload?.revision === candidate.revision) await discardUpload(s, record, current);
+  if (stale && upload?.revision === candidate.revision) await discardUpload(s, record, stale);
   if (!upload) {
     if (isGone(started)) throw notFound('File not found');
     if (!started.ok && started.failed === 'noContent') {

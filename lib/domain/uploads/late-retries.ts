@@ -50,6 +50,7 @@ export async function isLateRetry(
 function sameTotalsSoonAfter(s: RecordServices, record: FileRecord, params: UploadParams) {
   const { content } = record;
   if (!content?.completed_at || record.upload || params.chunkNumber === undefined) return false;
+  if (content.direct) return false; // its parts are not chunks: nothing to retry here
   const sameTotals =
     params.totalChunks === content.chunks &&
     (!params.totalSize || params.totalSize === content.size);
