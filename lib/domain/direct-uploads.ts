@@ -10,7 +10,8 @@ import {
   listParts,
   signParts,
 } from './uploads';
-import type { CompleteRequest, DirectCreate, DirectRef } from './uploads/direct';
+import type { CompleteRequest } from './uploads/direct-completion';
+import type { DirectCreate, DirectRef } from './uploads/direct-start';
 
 /**
  * The routes of direct uploads (`…/companies/{c}/s3/multipart…`) in the shapes Uppy's S3

@@ -88,7 +88,7 @@ export interface PendingUpload {
   multipart_id: string;
   part_chunks: number;
   /**
-   * Sent by the client straight to S3, part by part (uploads/direct.ts): no chunks
+   * Sent by the client straight to S3, part by part (uploads/direct-*.ts): no chunks
    * (`total_chunks` 0), `multipart_id` is the upload the client's parts go to.
    */
   direct?: true;

@@ -229,7 +229,7 @@ export interface Limits {
   assemblyLeaseMs: number;
   /** An upload started longer ago than this may be replaced (its chunks expire after a day). */
   uploadMaxAgeMs: number;
-  /** Files sent straight to S3 (uploads/direct.ts) may be this large. */
+  /** Files sent straight to S3 (uploads/direct-*.ts) may be this large. */
   maxDirectFileBytes: number;
   /** How long a part URL signed for a direct upload lives. */
   partUrlTtlSeconds: number;

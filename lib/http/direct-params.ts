@@ -2,7 +2,7 @@ import { badRequest } from '../domain/errors';
 import type { ChecksumAlgorithm } from '../domain/file';
 import { checkFileId } from '../domain/ids';
 import { checkName, queryMime } from '../domain/names-and-types';
-import type { DirectMetadata, DirectRef } from '../domain/uploads/direct';
+import type { DirectMetadata, DirectRef } from '../domain/uploads/direct-start';
 import type { Principal } from '../domain/principal';
 import { query, type HttpEvent } from './request';
 

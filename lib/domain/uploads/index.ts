@@ -9,12 +9,6 @@ export { checkFileSize } from './limits';
 export { resumeUpload, runAssembly } from './completion';
 export { checkNoRetriedChunk, isLateRetry } from './late-retries';
 export { discardUpload, dropRevision, dropUpload, purgeFile } from './cleanup';
-export {
-  abortDirectUpload,
-  completeDirectUpload,
-  createDirectUpload,
-  finishDirect,
-  listParts,
-  signPart,
-  signParts,
-} from './direct';
+export { createDirectUpload } from './direct-start';
+export { listParts, signPart, signParts } from './direct-parts';
+export { abortDirectUpload, completeDirectUpload, finishDirect } from './direct-completion';
