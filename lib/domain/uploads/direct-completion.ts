@@ -46,8 +46,8 @@ export interface CompleteRequest extends DirectRef {
 
 /**
  * Completion, once: the parts the client lists must be the parts S3 holds, and their sizes
- * must fit the limit and the declared size (else the upload is aborted). A completion asked
- * again after it succeeded answers the file as it was completed.
+ * must fit the limit and the declared size (more than either aborts the upload). A completion
+ * asked again after it succeeded answers the file as it was completed.
  */
 export async function completeDirectUpload(
   s: StorageServices,
