@@ -1,6 +1,7 @@
 const common = {
   testEnvironment: 'node',
   transform: {
+    '^.+\\.yaml$': '<rootDir>/tests/helpers/text-transform.cjs',
     '^.+\\.(ts|mts|js|mjs)$': [
       '@swc/jest',
       { jsc: { target: 'es2023', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
@@ -13,7 +14,7 @@ const common = {
   moduleNameMapper: {
     '^@middy/(core|util)$': '<rootDir>/node_modules/@middy/$1/index.js',
   },
-  moduleFileExtensions: ['ts', 'mts', 'js', 'mjs', 'json'],
+  moduleFileExtensions: ['ts', 'mts', 'js', 'mjs', 'json', 'yaml'],
 };
 
 export default {

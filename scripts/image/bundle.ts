@@ -21,6 +21,7 @@ interface EsbuildSettings {
   platform: 'node';
   mainFields: string[];
   exclude: string[];
+  loader?: Record<string, 'text'>;
 }
 
 /** serverless.yml's `custom.esbuild`, read without resolving its variables or tags. */
@@ -33,7 +34,7 @@ export function esbuildSettings(): EsbuildSettings {
 
 /** esbuild's options for one handler, CommonJS as serverless-esbuild writes it. */
 export function handlerBuild(entry: string, outfile: string): BuildOptions {
-  const { bundle, minify, target, platform, mainFields, exclude } = esbuildSettings();
+  const { bundle, minify, target, platform, mainFields, exclude, loader } = esbuildSettings();
   return {
     entryPoints: [path.join(root, entry)],
     bundle,
@@ -42,6 +43,7 @@ export function handlerBuild(entry: string, outfile: string): BuildOptions {
     platform,
     mainFields,
     external: exclude,
+    ...(loader && { loader }),
     format: 'cjs',
     outfile,
     logLevel: 'error',

@@ -52,6 +52,7 @@ const FUNCTIONS = {
   listDirectParts: 'http',
   completeDirectUpload: 'http',
   abortDirectUpload: 'http',
+  openapi: 'http',
   health: 'http',
   makeThumbnails: 's3',
   sweep: 'schedule',
@@ -133,6 +134,7 @@ describe('functions', () => {
       listDirectParts: [256, 10],
       completeDirectUpload: [256, 29],
       abortDirectUpload: [256, 10],
+      openapi: [256, 5],
       health: [256, 5],
       makeThumbnails: [2048, 60],
       sweep: [512, 900],
@@ -415,6 +417,7 @@ describe('least-privilege roles', () => {
       's3:AbortMultipartUpload': all,
       's3:ListBucket': [bucket],
     },
+    openapi: {},
     health: {},
     makeThumbnails: {
       'dynamodb:GetItem': [table('files')],
@@ -668,7 +671,7 @@ test('outputs: the API URL, the bucket, the tables and the secret parameter', ()
   expect(template.Outputs['FilesTableName']!.Value).toBe(`serverless-files-${STAGE}-files`);
 });
 
-test('the HTTP API has the six routes of the Files service, the five of direct uploads and a health check', () => {
+test('the HTTP API has the six routes of the Files service, the five of direct uploads, its document and a health check', () => {
   const routes = Object.values(template.Resources)
     .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
     .map((r) => r.Properties['RouteKey'])
@@ -688,6 +691,7 @@ test('the HTTP API has the six routes of the Files service, the five of direct u
       `GET ${multipart}/{upload_id}`,
       `POST ${multipart}/{upload_id}/complete`,
       `DELETE ${multipart}/{upload_id}`,
+      'GET /internal/services/files/v1/openapi.json',
       'GET /internal/services/files/v1/health',
     ].sort(),
   );
