@@ -7,8 +7,11 @@ const common = {
       { jsc: { target: 'es2023', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
     ],
   },
-  // middy and jose ship ES modules only; jest's module loader needs them as CommonJS.
-  transformIgnorePatterns: ['/node_modules/(?!(@middy|jose)/)'],
+  // middy, jose and openapi-backend's ref parser ship ES modules only; jest's module loader
+  // needs them as CommonJS.
+  transformIgnorePatterns: [
+    '^(?!.*/node_modules/@apidevtools/json-schema-ref-parser/).*/node_modules/(?!(@middy|jose)/)',
+  ],
   // ...and their package exports have an `import` condition only, which jest's CommonJS
   // resolver does not take.
   moduleNameMapper: {
@@ -44,6 +47,8 @@ export default {
         '<rootDir>/tests/browser/**/*.test.ts',
       ],
       // One local stack (s3rver, dynalite, serverless offline) on free ports for the whole run.
+      // Every exchange with the API is held to openapi.yaml.
+      setupFiles: ['<rootDir>/tests/helpers/contract-setup.ts'],
       globalSetup: '<rootDir>/tests/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/tests/helpers/global-teardown.ts',
     },
