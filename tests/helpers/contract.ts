@@ -50,7 +50,9 @@ export async function drift(exchange: Exchange): Promise<string[]> {
   const name = `${method} ${url.pathname} (${operation.operationId})`;
   const documented = Object.keys(operation.responses ?? {});
   if (!documented.includes(String(status))) {
-    return [`${name} answered ${status}, which the document does not list (${documented.join(', ')})`];
+    return [
+      `${name} answered ${status}, which the document does not list (${documented.join(', ')})`,
+    ];
   }
   if (!exchange.contentType?.startsWith('application/json') || exchange.body === '') return [];
   const body = JSON.parse(exchange.body) as unknown;
