@@ -20,7 +20,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { FinalizeRequestMiddleware } from '@smithy/types';
 import { config } from '../config';
 import type { StoredChunk } from '../domain/assembly-plan';
-import { MultipartRefused, type MultipartRefusal } from '../domain/errors';
+import { MULTIPART_REFUSALS, MultipartRefused } from '../domain/errors';
 import type { ChecksumAlgorithm } from '../domain/file';
 import type { BlobStore, HeldPart } from '../domain/ports';
 
@@ -152,14 +152,6 @@ async function fillPart(
   );
   return part;
 }
-
-/** S3's refusals of CompleteMultipartUpload that name the client's mistake or a gone upload. */
-const REFUSALS = new Set<string>([
-  'NoSuchUpload',
-  'InvalidPart',
-  'InvalidPartOrder',
-  'EntityTooSmall',
-]);
 
 /** Where S3 carries each checksum: the request's header, the SDK's field. */
 const CHECKSUM_FIELDS = {
@@ -310,9 +302,10 @@ export const blobs: BlobStore = {
         }),
       )
       .catch((error: unknown) => {
-        if (error instanceof S3ServiceException && REFUSALS.has(error.name)) {
-          throw new MultipartRefused(error.name as MultipartRefusal, `${key} ${uploadId}`);
-        }
+        // S3's refusals that name the client's mistake or a gone upload.
+        const refused = error instanceof S3ServiceException ? error.name : undefined;
+        const reason = MULTIPART_REFUSALS.find((name) => name === refused);
+        if (reason) throw new MultipartRefused(reason, `${key} ${uploadId}`);
         throw error;
       });
     return field ? completed[field] : undefined;

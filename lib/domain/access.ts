@@ -1,5 +1,5 @@
 import { forbidden, notFound } from './errors';
-import type { FileRecord } from './file';
+import { isCreator, type FileRecord } from './file';
 import type { RecordServices } from './ports';
 import type { Principal, Role } from './principal';
 
@@ -38,3 +38,14 @@ export async function openFile(
   if (!record || (record.deleting && !evenDeleting)) throw notFound('File not found');
   return { record, role };
 }
+
+/** Only the file's creator or an application writes into a file (chunks, or straight to S3). */
+export function checkMayWrite(principal: Principal, record: FileRecord): void {
+  if (principal.kind === 'user' && !isCreator(principal, record)) {
+    throw forbidden("Only the file's creator or an application can upload into it");
+  }
+}
+
+/** A user writing into complete content: only applications overwrite. */
+export const completeForUsers = () =>
+  forbidden('This file is complete: only applications can overwrite it');

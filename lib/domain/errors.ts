@@ -31,8 +31,13 @@ export const unsupportedMediaType = (message: string) =>
   new DomainError('UnsupportedMediaType', message);
 
 /** Why S3 refused to complete a multipart upload, in its words. */
-export type MultipartRefusal =
-  'NoSuchUpload' | 'InvalidPart' | 'InvalidPartOrder' | 'EntityTooSmall';
+export const MULTIPART_REFUSALS = [
+  'NoSuchUpload',
+  'InvalidPart',
+  'InvalidPartOrder',
+  'EntityTooSmall',
+] as const;
+export type MultipartRefusal = (typeof MULTIPART_REFUSALS)[number];
 
 /**
  * S3 refused CompleteMultipartUpload: the upload is gone (completed, aborted) or its parts are

@@ -1,4 +1,4 @@
-import { openFile, requireRole, type FileRef } from './access';
+import { checkMayWrite, completeForUsers, openFile, requireRole, type FileRef } from './access';
 import { attachmentDisposition } from './content-disposition';
 import { badRequest, conflict, forbidden, notFound } from './errors';
 import {
@@ -153,13 +153,9 @@ export async function uploadToFile(
 ): Promise<PublicFile> {
   const { record } = await openFile(s, request);
   const { principal, params, data } = request;
-  if (principal.kind === 'user' && !isCreator(principal, record)) {
-    throw forbidden("Only the file's creator or an application can upload into it");
-  }
+  checkMayWrite(principal, record);
   if (await isLateRetry(s, record, request)) return present(s, record, request.links);
-  if (principal.kind === 'user' && record.content) {
-    throw forbidden('This file is complete: only applications can overwrite it');
-  }
+  if (principal.kind === 'user' && record.content) throw completeForUsers();
   if (!data) throw badRequest('No file data: send a multipart part named file');
   checkNoRetriedChunk(s, record, params);
   if (record.upload || totalChunksOf(params, record) > 1) {

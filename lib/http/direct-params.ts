@@ -92,10 +92,11 @@ export function directRef(event: HttpEvent, principal: Principal, companyId: str
   };
 }
 
-export function partNumber(raw: string | undefined): number {
+/** A part number, 1..10000; `field` names it in the refusal. */
+export function partNumber(raw: string | undefined, field = 'partNumber'): number {
   const number = /^\d{1,6}$/.test(raw ?? '') ? Number(raw) : NaN;
   if (!(number >= 1 && number <= MAX_PART_NUMBER)) {
-    throw badRequest(`partNumber must be a whole number from 1 to ${MAX_PART_NUMBER}`);
+    throw badRequest(`${field} must be a whole number from 1 to ${MAX_PART_NUMBER}`);
   }
   return number;
 }
@@ -131,7 +132,7 @@ export function partNumbers(raw: string | undefined): number[] {
   if (numbers.length === 0 || numbers.length > 100) {
     throw badRequest('partNumbers must list 1 to 100 part numbers, comma-separated');
   }
-  return [...new Set(numbers.map(partNumber))];
+  return [...new Set(numbers.map((number) => partNumber(number)))];
 }
 
 /** POST …/complete: `{parts: [{PartNumber, ETag}]}`, in ascending order as S3 requires. */
@@ -146,14 +147,7 @@ export function parseCompletedParts(body: Record<string, unknown>) {
       string,
       unknown
     >;
-    const part = /^\d{1,5}$/.test(String(entry['PartNumber'] ?? ''))
-      ? Number(entry['PartNumber'])
-      : 0;
-    if (part < 1 || part > MAX_PART_NUMBER) {
-      throw badRequest(
-        `parts[${i}].PartNumber must be a whole number from 1 to ${MAX_PART_NUMBER}`,
-      );
-    }
+    const part = partNumber(String(entry['PartNumber'] ?? ''), `parts[${i}].PartNumber`);
     const etag = entry['ETag'];
     if (typeof etag !== 'string' || etag === '' || etag.length > 128) {
       throw badRequest(`parts[${i}].ETag must be the ETag S3 answered for the part`);

@@ -110,6 +110,9 @@ const CHECKSUMS = {
 type ChecksumName = keyof typeof CHECKSUMS;
 const CHECKSUM_NAMES = Object.keys(CHECKSUMS) as ChecksumName[];
 
+/** An upload id as s3rver makes them (a folder name in its store). */
+const UPLOAD_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
 /** The algorithm an upload was created with (CreateMultipartUpload's header), if any. */
 const algorithmOf = async (folder: string) =>
   (await readFile(path.join(folder, 'checksum-algorithm'), 'utf8').catch(() => undefined)) as
@@ -129,28 +132,38 @@ function keepAlgorithm(request: IncomingMessage, response: ServerResponse, uploa
   const header = String(request.headers['x-amz-checksum-algorithm'] ?? '').toUpperCase();
   const algorithm = CHECKSUM_NAMES.find((name) => name === header);
   if (!algorithm) return;
-  const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
-  response.end = ((...args: unknown[]) => {
-    const id = /<UploadId>([^<]+)<\/UploadId>/.exec(String(args[0] ?? ''))?.[1];
-    if (id && /^[A-Za-z0-9_-]{1,128}$/.test(id)) {
+  beforeEnd(response, (xml) => {
+    const id = /<UploadId>([^<]+)<\/UploadId>/.exec(xml)?.[1];
+    if (id && UPLOAD_ID.test(id)) {
       writeFileSync(path.join(uploads, id, 'checksum-algorithm'), algorithm);
     }
-    return end(...args);
-  }) as typeof response.end;
+    return undefined;
+  });
 }
 
 /** CompleteMultipartUpload's answer, with the object's checksum added as S3 adds it. */
 function addChecksum(response: ServerResponse, algorithm: ChecksumName, checksum: string) {
+  beforeEnd(response, (xml) =>
+    xml.includes('</CompleteMultipartUploadResult>')
+      ? xml.replace(
+          '</CompleteMultipartUploadResult>',
+          `<Checksum${algorithm}>${checksum}</Checksum${algorithm}><ChecksumType>COMPOSITE</ChecksumType></CompleteMultipartUploadResult>`,
+        )
+      : undefined,
+  );
+}
+
+/**
+ * s3rver's answer seen before it is sent (Koa ends a response with its whole body): `look`
+ * returns the body to send instead, or undefined to send it as it is.
+ */
+function beforeEnd(response: ServerResponse, look: (body: string) => string | undefined) {
   const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
   response.end = ((...args: unknown[]) => {
-    const xml = String(args[0] ?? '');
-    if (!xml.includes('</CompleteMultipartUploadResult>')) return end(...args);
-    const body = xml.replace(
-      '</CompleteMultipartUploadResult>',
-      `<Checksum${algorithm}>${checksum}</Checksum${algorithm}><ChecksumType>COMPOSITE</ChecksumType></CompleteMultipartUploadResult>`,
-    );
-    response.setHeader('content-length', Buffer.byteLength(body));
-    return end(body);
+    const replaced = look(String(args[0] ?? ''));
+    if (replaced === undefined) return end(...args);
+    response.setHeader('content-length', Buffer.byteLength(replaced));
+    return end(replaced);
   }) as typeof response.end;
 }
 
@@ -159,7 +172,7 @@ const isDigest = (value: string, bytes: number) =>
 
 /** An upload in s3rver's store: its folder and key, if it exists and is of this key. */
 async function openUpload(bucketName: string, key: string, uploadId: string) {
-  if (!/^[A-Za-z0-9_-]{1,128}$/.test(uploadId)) return undefined;
+  if (!UPLOAD_ID.test(uploadId)) return undefined;
   const folder = path.join(
     server.store.getResourcePath(bucketName, undefined, 'uploads'),
     uploadId,

@@ -1,8 +1,8 @@
 import { MAX_INLINE_CHUNKS, type StoredChunk } from '../assembly-plan';
-import { conflict, notFound } from '../errors';
+import { conflict, notFound, type DomainError } from '../errors';
 import type { Content, FileRecord, PendingUpload, UploadedPart } from '../file';
 import { keys } from '../ids';
-import { isGone } from '../lifecycle';
+import { isGone, type Written } from '../lifecycle';
 import type { AssemblyJob, Services, StorageServices } from '../ports';
 import { revisionRef } from '../refs';
 import { initialThumbnails } from '../thumbnails';
@@ -143,20 +143,44 @@ async function assemble(
     work.claim,
     content,
   );
+  const current = await settleCompletion(
+    s,
+    record,
+    revision,
+    completed,
+    conflict('The upload changed while completing; retry'),
+  );
+  await bestEffort(s, 'could not remove assembled chunks', { fileId, revision }, () =>
+    s.blobs.deletePrefix(keys.chunksPrefix(companyId, fileId, revision)),
+  );
+  return current;
+}
+
+/**
+ * What the `complete` write of `revision` leaves, for a chunked or a direct upload: the record
+ * it made, the replaced revision removed; a twin's, if one completed first; a 404 once the
+ * bytes written are removed, if the file was deleted or the upload replaced meanwhile; else
+ * `lostClaim` (another run holds the claim now).
+ */
+export async function settleCompletion(
+  s: StorageServices,
+  record: FileRecord,
+  revision: string,
+  completed: Written,
+  lostClaim: DomainError,
+): Promise<FileRecord> {
+  const { company_id: companyId, id: fileId } = record;
   if (!completed.ok) {
     const now = completed.record;
     if (now && !now.deleting && now.content?.revision === revision) return now; // a twin finished
     if (!now || now.deleting || now.upload?.revision !== revision) {
-      // Deleted or replaced while assembling: these bytes belong to nothing.
+      // Deleted or replaced while completing: these bytes belong to nothing.
       await s.blobs.deletePrefix(keys.revisionPrefix(companyId, fileId, revision));
       await s.blobs.deletePrefix(keys.chunksPrefix(companyId, fileId, revision));
       throw notFound('File not found');
     }
-    throw conflict('The upload changed while completing; retry');
+    throw lostClaim;
   }
-  await bestEffort(s, 'could not remove assembled chunks', { fileId, revision }, () =>
-    s.blobs.deletePrefix(keys.chunksPrefix(companyId, fileId, revision)),
-  );
   const replaced = record.content?.revision;
   if (replaced && replaced !== revision) await dropRevision(s, record, replaced);
   return completed.record;

@@ -13,8 +13,8 @@ import { isGone } from '../lifecycle';
 import type { HeldPart, StorageServices } from '../ports';
 import { fileKey, revisionRef } from '../refs';
 import { initialThumbnails } from '../thumbnails';
-import { discardUpload, dropRevision, purgeFile, refuse } from './cleanup';
-import { REQUEST_CLAIM_MS } from './completion';
+import { discardUpload, purgeFile, refuse } from './cleanup';
+import { REQUEST_CLAIM_MS, settleCompletion } from './completion';
 import { tooLargeFor } from './limits';
 import { noSuchUpload, openDirect, type DirectRef } from './direct-start';
 
@@ -239,22 +239,13 @@ async function recordContent(
     claim,
     content,
   );
-  if (!completed.ok) {
-    const now = completed.record;
-    if (now && !now.deleting && now.content?.revision === upload.revision) return now; // a twin
-    if (!now || now.deleting || now.upload?.revision !== upload.revision) {
-      // Deleted, aborted or replaced while completing: these bytes belong to nothing.
-      await s.blobs.deletePrefix(
-        keys.revisionPrefix(record.company_id, record.id, upload.revision),
-      );
-      throw notFound('File not found');
-    }
-    // Another run took the claim over (ours lapsed): it completes the upload.
-    throw conflict('This upload is being completed by another request; retry');
-  }
-  const replaced = record.content?.revision;
-  if (replaced && replaced !== upload.revision) await dropRevision(s, record, replaced);
-  return completed.record;
+  return settleCompletion(
+    s,
+    record,
+    upload.revision,
+    completed,
+    conflict('This upload is being completed by another request; retry'),
+  );
 }
 
 const partsOf = (count: number) => `${count} part${count === 1 ? '' : 's'}`;

@@ -91,11 +91,9 @@ async function signOpened(
 }
 
 function checkSignedSize(upload: PendingUpload, size: number): void {
-  const limit = upload.total_size || MAX_PART_BYTES;
-  if (size > Math.min(limit, MAX_PART_BYTES)) {
-    throw badRequest(
-      `size ${size} is more than a part of this upload may hold (${Math.min(limit, MAX_PART_BYTES)})`,
-    );
+  const limit = Math.min(upload.total_size || MAX_PART_BYTES, MAX_PART_BYTES);
+  if (size > limit) {
+    throw badRequest(`size ${size} is more than a part of this upload may hold (${limit})`);
   }
 }
 

@@ -1,13 +1,7 @@
-import { openFile, requireRole } from '../access';
+import { checkMayWrite, completeForUsers, openFile, requireRole } from '../access';
 import { MAX_PARTS, MIN_PART_BYTES } from '../assembly-plan';
-import { badRequest, conflict, forbidden, notFound } from '../errors';
-import {
-  creatorOf,
-  isCreator,
-  type ChecksumAlgorithm,
-  type FileRecord,
-  type PendingUpload,
-} from '../file';
+import { badRequest, conflict, notFound } from '../errors';
+import { creatorOf, type ChecksumAlgorithm, type FileRecord, type PendingUpload } from '../file';
 import { keys, newFileId, newRevision } from '../ids';
 import { nameAndMime } from '../incoming';
 import { isGone } from '../lifecycle';
@@ -73,7 +67,8 @@ export function maxPartsOf(upload: Pick<PendingUpload, 'total_size' | 'part_size
 export function pinnedSize(upload: PendingUpload, partNumber: number): number | undefined {
   const { part_size: partSize, total_size: total } = upload;
   if (!partSize) return undefined;
-  return partNumber < maxPartsOf(upload) ? partSize : total - (maxPartsOf(upload) - 1) * partSize;
+  const parts = maxPartsOf(upload);
+  return partNumber < parts ? partSize : total - (parts - 1) * partSize;
 }
 
 /** A part size the declared size can be cut into, within S3's limits. */
@@ -198,15 +193,6 @@ const uploadInProgress = () =>
     'Another upload into this file is in progress: complete it (or abort it, if it is a ' +
       'direct upload) first',
   );
-const completeForUsers = () =>
-  forbidden('This file is complete: only applications can overwrite it');
-
-/** Only the file's creator or an application writes into a file. */
-function checkMayWrite(principal: Principal, record: FileRecord): void {
-  if (principal.kind === 'user' && !isCreator(principal, record)) {
-    throw forbidden("Only the file's creator or an application can upload into it");
-  }
-}
 
 /** `files/{company}/{file}/{revision}/data`, as the create answered it. */
 const DATA_KEY =

@@ -1,5 +1,6 @@
+import { completeForUsers } from '../access';
 import { chunksPerPart } from '../assembly-plan';
-import { conflict, forbidden, notFound } from '../errors';
+import { conflict, notFound } from '../errors';
 import type { FileRecord, PendingUpload } from '../file';
 import { keys, newChunkNonce, newRevision } from '../ids';
 import {
@@ -206,9 +207,7 @@ async function joinOrStart(
   if (stale && upload?.revision === candidate.revision) await discardUpload(s, record, stale);
   if (!upload) {
     if (isGone(started)) throw notFound('File not found');
-    if (!started.ok && started.failed === 'noContent') {
-      throw forbidden('This file is complete: only applications can overwrite it');
-    }
+    if (!started.ok && started.failed === 'noContent') throw completeForUsers();
     // Refused while a late retry of the content is noted, even if that window closed since.
     if (!started.ok && started.failed === 'noRetriedChunk' && started.record?.content) {
       throw retriedConflict(s, started.record.content);
