@@ -3,3 +3,21 @@ declare module '*.yaml' {
   const text: string;
   export default text;
 }
+
+// The docs page's files (functions/http/docs.ts), imported `with { type: 'text' }`.
+declare module '*.html' {
+  const text: string;
+  export default text;
+}
+declare module 'swagger-ui-dist/swagger-ui-bundle.js' {
+  const text: string;
+  export default text;
+}
+declare module '*.css' {
+  const text: string;
+  export default text;
+}
+declare module '*/docs/start.js' {
+  const text: string;
+  export default text;
+}
