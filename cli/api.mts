@@ -3,6 +3,8 @@
  * `CliError` that carries the service's own message and the exit code of its kind.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
+
 const API_ROOT = '/internal/services/files/v1';
 
 /** Exit codes, by kind of failure (README, `serverless-files --help`). */
@@ -103,6 +105,27 @@ export class Api {
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 }
+
+/**
+ * `attempt`, tried again after a pause (0.5 s, 1 s, 2 s) when the service or S3 could not
+ * answer: a lost connection or a 5xx. For idempotent requests only (a part's signing and PUT,
+ * a chunk, the completion); a refusal (4xx) or Ctrl-C ends it at once.
+ */
+export async function retrying<T>(signal: AbortSignal, attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const transient = error instanceof CliError && error.exitCode === EXIT.unavailable;
+      if (!transient || tries === RETRIES || signal.aborted) throw error;
+      await sleep(500 * 2 ** (tries - 1), undefined, { signal }).catch(() => {
+        throw new Interrupted();
+      });
+    }
+  }
+}
+
+const RETRIES = 4;
 
 /** fetch, with a connection failure told as one (and Ctrl-C as an interruption). */
 export async function send(url: string, init: RequestInit): Promise<Response> {

@@ -14,7 +14,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Crc32c } from '@aws-sdk/checksums/crc';
 import mime from 'mime-types';
-import { Api, CliError, EXIT, refusal, send } from './api.mts';
+import { Api, CliError, EXIT, refusal, retrying, send } from './api.mts';
 import { type Task } from './progress.mts';
 import { complete, type FileResource } from './resource.mts';
 import {
@@ -229,28 +229,34 @@ async function uploadDirect(job: Job): Promise<Uploaded> {
           etags[n - 1] = there.ETag;
           return;
         }
-        const signed = await api.call<{ url: string; headers: Record<string, string> }>(
-          'GET',
-          `${base}/${n}`,
-          { query: { key, size: bytes.length, checksum_crc32c: checksum } },
-        );
-        const response = await send(signed.url, {
-          method: 'PUT',
-          headers: signed.headers,
-          body: bytes,
-          signal: api.signal,
+        etags[n - 1] = await retrying(api.signal, async () => {
+          // Signed afresh on every try: a retry never meets an expired URL.
+          const signed = await api.call<{ url: string; headers: Record<string, string> }>(
+            'GET',
+            `${base}/${n}`,
+            { query: { key, size: bytes.length, checksum_crc32c: checksum } },
+          );
+          const response = await send(signed.url, {
+            method: 'PUT',
+            headers: signed.headers,
+            body: bytes,
+            signal: api.signal,
+          });
+          if (!response.ok) throw refusal(response.status, await response.text(), `part ${n}`);
+          await response.body?.cancel();
+          return response.headers.get('etag') ?? '';
         });
-        if (!response.ok) throw refusal(response.status, await response.text(), `part ${n}`);
-        await response.body?.cancel();
-        etags[n - 1] = response.headers.get('etag') ?? '';
         sent += bytes.length;
         task.add(bytes.length);
       },
     );
-    const done = await api.call<{ resource: FileResource }>('POST', `${base}/complete`, {
-      query: { key, thumbnail_sync: job.options.thumbnails ? 1 : undefined },
-      json: { parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) },
-    });
+    // Asked again after it succeeded, the completion answers the file as it was completed.
+    const done = await retrying(api.signal, () =>
+      api.call<{ resource: FileResource }>('POST', `${base}/complete`, {
+        query: { key, thumbnail_sync: job.options.thumbnails ? 1 : undefined },
+        json: { parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) },
+      }),
+    );
     await removeState(job.stateFile);
     task.end('done');
     return { resource: done.resource, sent, held: heldBytes };
@@ -326,10 +332,13 @@ async function uploadChunks(job: Job): Promise<Uploaded> {
     const fileId = state.file_id;
     await pool(missing, job.options.concurrency, async (n) => {
       const bytes = await readRange(job.fd, (n - 1) * chunkSize, lengthOf(n));
-      const answer = await api.call<{ resource: FileResource }>('POST', `/files/${fileId}`, {
-        query: query(n),
-        body: bytes,
-      });
+      // A chunk sent twice counts once.
+      const answer = await retrying(api.signal, () =>
+        api.call<{ resource: FileResource }>('POST', `/files/${fileId}`, {
+          query: query(n),
+          body: bytes,
+        }),
+      );
       if (complete(answer.resource) || !last) last = answer.resource;
       sent += bytes.length;
       task.add(bytes.length);

@@ -63,6 +63,8 @@ test('a 100 MiB upload interrupted half-way resumes, sending only the parts S3 l
   expect(interrupted.code).toBe(130);
   expect(interrupted.stderr).toContain('Interrupted: run the same command again to resume.');
   expect(proxy.counts().toS3).toBeLessThan(HUNDRED);
+  // What the ended process had handed to the network still lands (as it would on a real one).
+  await proxy.idle();
 
   // The state file names the upload; S3 is asked (through the API, as a client) what it holds.
   const [stateFile, ...others] = await readdir(stateDir);
@@ -119,6 +121,7 @@ test('download is byte-identical, and an interrupted one resumes by Range', asyn
   await first.waitFor(/download hundred\.bin: [3-6]\d% /);
   first.interrupt();
   expect((await first.done).code).toBe(130);
+  await proxy.idle();
   const partial = (await stat(`${out}.part`)).size;
   expect(partial).toBeGreaterThan(0);
   expect(partial).toBeLessThan(HUNDRED);
@@ -212,6 +215,19 @@ test('--via chunks sends Twake chunks through the API, and the bytes come back w
   expect(resource!.upload_data.chunks).toBe(3); // 4 MiB, 4 MiB, the rest
   expect(proxy.counts().toS3).toBe(0); // nothing went to S3 from the CLI
   const out = path.join(dir, 'chunky.copy');
+  expect((await runCli(['download', resource!.id, '-o', out, '-q'], env)).code).toBe(0);
+  expect(sha256(await readFile(out))).toBe(sha256(bytes));
+});
+
+test('connections to S3 that fail are tried again, and the file completes whole', async () => {
+  const bytes = binaryBytes(20 * MiB, 13);
+  await writeFile(path.join(dir, 'flaky.bin'), bytes);
+  proxy.dropNext(3);
+  const uploaded = await runCli(['upload', path.join(dir, 'flaky.bin'), '--json', '-q'], env);
+  expect(proxy.dropped()).toBe(3);
+  expect(uploaded.code).toBe(0);
+  const [resource] = JSON.parse(uploaded.stdout) as { id: string }[];
+  const out = path.join(dir, 'flaky.copy');
   expect((await runCli(['download', resource!.id, '-o', out, '-q'], env)).code).toBe(0);
   expect(sha256(await readFile(out))).toBe(sha256(bytes));
 });

@@ -2,6 +2,7 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * An HTTP proxy on 127.0.0.1 that counts the bytes it carries and can slow them down. A CLI
@@ -12,11 +13,21 @@ import { pipeline } from 'node:stream/promises';
  */
 export interface CountingProxy {
   url: string;
-  /** Bytes to and from every destination but the API (S3): requests with their bodies, answers. */
+  /**
+   * Bytes to and from every destination but the API (S3): requests with their bodies, answers.
+   * Counted for the connections opened since the last `reset`, so that what an ended process
+   * had already sent, still draining, is not taken for the next one's.
+   */
   counts(): { toS3: number; fromS3: number };
   reset(): void;
+  /** Resolves once every connection has closed (at most 10 s): what was in flight has landed. */
+  idle(): Promise<void>;
   /** Bytes per second through the proxy, all connections and both ways together (default: no limit). */
   pace(bytesPerSecond: number): void;
+  /** The next `count` connections to S3 are cut as they open, as a network that fails would. */
+  dropNext(count: number): void;
+  /** Connections cut so far. */
+  dropped(): number;
   close(): Promise<void>;
 }
 
@@ -24,7 +35,10 @@ export async function startCountingProxy(apiUrl: string): Promise<CountingProxy>
   const apiPort = new URL(apiUrl).port;
   let toS3 = 0;
   let fromS3 = 0;
+  let epoch = 0;
   let rate = Infinity;
+  let drops = 0;
+  let dropped = 0;
   let due = 0; // when the bytes let through so far may all have passed, at `rate`
 
   const paced = (count: (bytes: number) => void) =>
@@ -45,11 +59,18 @@ export async function startCountingProxy(apiUrl: string): Promise<CountingProxy>
   server.on('connect', (request: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     const [host, port] = (request.url ?? '').split(':');
     const s3 = port !== apiPort;
+    if (s3 && drops > 0) {
+      drops -= 1;
+      dropped += 1;
+      client.destroy();
+      return;
+    }
     const upstream = net.connect(Number(port), host ?? '127.0.0.1', () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       upstream.write(head);
-      const up = (bytes: number) => void (s3 && (toS3 += bytes));
-      const down = (bytes: number) => void (s3 && (fromS3 += bytes));
+      const opened = epoch;
+      const up = (bytes: number) => void (s3 && opened === epoch && (toS3 += bytes));
+      const down = (bytes: number) => void (s3 && opened === epoch && (fromS3 += bytes));
       // A side that goes away (Ctrl-C) takes the other with it, as a dropped connection would.
       pipeline(client, paced(up), upstream).catch(() => upstream.destroy());
       pipeline(upstream, paced(down), client).catch(() => client.destroy());
@@ -67,9 +88,18 @@ export async function startCountingProxy(apiUrl: string): Promise<CountingProxy>
     url: `http://127.0.0.1:${port}`,
     counts: () => ({ toS3, fromS3 }),
     reset() {
+      epoch += 1;
       toS3 = 0;
       fromS3 = 0;
     },
+    async idle() {
+      const deadline = Date.now() + 10_000;
+      while (sockets.size > 0 && Date.now() < deadline) await sleep(50);
+    },
+    dropNext(count) {
+      drops = count;
+    },
+    dropped: () => dropped,
     pace(bytesPerSecond) {
       rate = bytesPerSecond;
       due = 0;
