@@ -151,5 +151,8 @@ export function refusal(status: number, text: string, what: string): CliError {
   } catch {
     // not the service's JSON (S3's XML, a proxy's page): its text is the message
   }
-  return new CliError(`${what}: ${status} ${message}`, exitCodeOf(status), status);
+  // Another server's echo of the request (S3's XML names the Authorization header it refused)
+  // must not print the token.
+  const redacted = message.replace(/eyJ[\w-]*\.[\w-]*\.[\w-]*/g, '<token>');
+  return new CliError(`${what}: ${status} ${redacted}`, exitCodeOf(status), status);
 }

@@ -59,7 +59,10 @@ export async function download(
   const name = safeName(resource.metadata?.name, resource.id);
   if (output === '-') return toStdout(api, id, size, start(name, size, 0));
   let target = output ?? name;
-  if (output && (await stat(output).catch(() => undefined))?.isDirectory()) {
+  if (
+    output &&
+    (output.endsWith('/') || (await stat(output).catch(() => undefined))?.isDirectory())
+  ) {
     target = path.join(output, name);
   }
   const url = await link(api, `/files/${encodeURIComponent(id)}/download`);

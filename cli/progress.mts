@@ -59,14 +59,23 @@ function eta(rate: number, left: number): string {
   return `${Math.floor(seconds / 3600)}h${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}m`;
 }
 
-/** Bars on a terminal: `name [█████░░░░░] 52% | 52.0 MiB/100.0 MiB | 41.2 MiB/s | ETA 1s`. */
+/** The widest text beside the name and the bar: ` [] 100% | 99.9 MiB/99.9 MiB | 99.9 MiB/s | ETA 59m59s`. */
+const TEXT_WIDTH = 58;
+
+/**
+ * Bars on a terminal: `name [█████░░░░░] 52% | 52.0 MiB/100.0 MiB | 41.2 MiB/s | ETA 1s`,
+ * fitted to its width (a narrower bar, then a shortened name), so that rate and ETA show.
+ */
 export function terminalProgress(stream: NodeJS.WriteStream): Progress {
+  const columns = stream.columns || 80;
+  const barsize = columns >= 120 ? 30 : columns >= 100 ? 20 : 10;
+  const nameMax = Math.max(8, Math.min(32, columns - 1 - TEXT_WIDTH - barsize));
   const bars = new cliProgress.MultiBar(
     {
       stream,
       // (cli-progress's own {eta} and {rate}-like tokens would shadow payload ones of that name)
       format: '{name} [{bar}] {percentage}% | {done}/{size} | {speed}{left}',
-      barsize: 30,
+      barsize,
       hideCursor: true,
       clearOnComplete: false,
       stopOnComplete: false,
@@ -78,8 +87,8 @@ export function terminalProgress(stream: NodeJS.WriteStream): Progress {
   const width = { name: 0 };
   return {
     start(name, total, done = 0) {
-      width.name = Math.max(width.name, Math.min(name.length, 32));
-      const label = name.length > 32 ? `${name.slice(0, 31)}…` : name;
+      width.name = Math.max(width.name, Math.min(name.length, nameMax));
+      const label = name.length > nameMax ? `${name.slice(0, nameMax - 1)}…` : name;
       const rate = new Rate(done);
       let current = done;
       const payload = (speed: string, left?: string) => ({
@@ -120,17 +129,19 @@ export function lineProgress(
     start(name, total, done = 0) {
       const rate = new Rate(done);
       let current = done;
-      let last = 0;
       const line = (tail: string) => {
         const percent = total === 0 ? 100 : Math.floor((current / total) * 100);
         stream.write(`${verb} ${name}: ${percent}% ${bytes(current)}/${bytes(total)} ${tail}\n`);
       };
       line(done > 0 ? 'resumed' : 'started');
+      // The first rate after a second's worth of samples, then every `everyMs`; the end
+      // has its own line.
+      let last = Date.now() + Math.max(0, 1000 - everyMs);
       return {
         add(count) {
           current += count;
           const perSecond = rate.record(current);
-          if (Date.now() - last < everyMs) return;
+          if (Date.now() - last < everyMs || current >= total) return;
           last = Date.now();
           line(`${bytes(perSecond)}/s ETA ${eta(perSecond, total - current)}`);
         },

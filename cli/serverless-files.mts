@@ -10,6 +10,7 @@
  * SERVERLESS_FILES_TOKEN, SERVERLESS_FILES_COMPANY). Results go to stdout, progress and errors
  * to stderr; the exit code tells the kind of failure (EXIT in api.mts, listed by --help).
  */
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option, CommanderError } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import { Api, CliError, EXIT, Interrupted } from './api.mts';
@@ -40,6 +41,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 function connect(command: Command): { api: Api; globals: Globals; company: string } {
   const globals = command.optsWithGlobals<Globals>();
+  if (!/^https?:\/\/[^/]/.test(globals.url) || !URL.canParse(globals.url)) {
+    throw new CliError(
+      `--url must be an http(s) URL, such as http://127.0.0.1:3000, not ${globals.url}`,
+      EXIT.usage,
+    );
+  }
   if (!globals.token) {
     throw new CliError(
       'No token: pass --token or set SERVERLESS_FILES_TOKEN (for the local stack, ' +
@@ -115,6 +122,7 @@ const program = new Command('serverless-files')
   .option('--json', 'print results as JSON on stdout')
   .option('-q, --quiet', 'no progress on stderr')
   .showHelpAfterError()
+  .configureHelp({ showGlobalOptions: true })
   .exitOverride()
   .addHelpText(
     'after',
@@ -140,8 +148,10 @@ program
   .option('--part-size <MiB>', 'size of direct parts, in MiB (at least 5)', whole(5), 8)
   .option('--concurrency <n>', 'parts of one file in flight at once', whole(1), 4)
   .option('--parallel <n>', 'files uploaded at once', whole(1), 2)
-  .action(async (files: string[], options, command: Command) => {
+  .action(async (given: string[], options, command: Command) => {
     const { api, globals, company } = connect(command);
+    // A file named twice is uploaded once.
+    const files = [...new Map(given.map((file) => [path.resolve(file), file])).values()];
     const progress = progressFor('upload', globals);
     const results = new Array<Uploaded | CliError>(files.length);
     let next = 0;
@@ -165,34 +175,44 @@ program
     };
     await Promise.all(Array.from({ length: Math.min(options.parallel, files.length) }, worker));
     progress.stop();
-    const done = results.filter((result): result is Uploaded => !(result instanceof CliError));
-    if (globals.json) json(done.map((result) => result.resource));
-    else {
-      for (const { resource } of done) {
+    const outcomes = files.map((file, i) => ({
+      file,
+      result: results[i] ?? new Interrupted(), // never started: Ctrl-C came first
+    }));
+    if (globals.json) {
+      // One entry per file, in argument order: its resource, or what went wrong.
+      json(
+        outcomes.map(({ file, result }) =>
+          result instanceof CliError
+            ? { error: { file, message: result.message, exit_code: result.exitCode } }
+            : result.resource,
+        ),
+      );
+    }
+    for (const { file, result } of outcomes) {
+      if (result instanceof CliError) {
+        if (!(result instanceof Interrupted)) {
+          process.stderr.write(`error: ${file}: ${result.message}\n`);
+        }
+        continue;
+      }
+      const { resource } = result;
+      if (!globals.json) {
         print(
           `${resource.id}  ${resource.metadata?.name ?? ''}  ${bytes(resource.upload_data?.size ?? 0)}`,
         );
       }
-    }
-    for (const result of done) {
       if (result.held > 0 && !globals.quiet) {
         process.stderr.write(
-          `${result.resource.metadata?.name}: resumed; ${bytes(result.held)} were already held, ${bytes(result.sent)} sent\n`,
+          `${resource.metadata?.name}: resumed; ${bytes(result.held)} were already held, ${bytes(result.sent)} sent\n`,
         );
       }
     }
-    // Each failure is told with its file; the exit code is the first's (or the interruption's).
-    const failures = files.flatMap((file, i) => {
-      const result = results[i] ?? new Interrupted(); // never started: Ctrl-C came first
-      return result instanceof CliError ? [{ file, error: result }] : [];
-    });
-    for (const { file, error } of failures) {
-      if (!(error instanceof Interrupted))
-        process.stderr.write(`error: ${file}: ${error.message}\n`);
-    }
-    const first = failures.find(({ error }) => error instanceof Interrupted) ?? failures[0];
-    if (first?.error instanceof Interrupted) throw first.error;
-    if (first) process.exitCode = first.error.exitCode;
+    // The exit code is the interruption's, or the first failure's.
+    const failures = outcomes.flatMap(({ result }) => (result instanceof CliError ? [result] : []));
+    const first = failures.find((error) => error instanceof Interrupted) ?? failures[0];
+    if (first instanceof Interrupted) throw first;
+    if (first) process.exitCode = first.exitCode;
   });
 
 program
@@ -243,16 +263,35 @@ program
   .argument('<id...>', 'the files to delete')
   .action(async (ids: string[], _options, command: Command) => {
     const { api, globals } = connect(command);
+    // Each id is tried; a failure is told and the others still go.
+    const outcomes: { id: string; deleted: boolean; error?: string }[] = [];
+    let exitCode: number = EXIT.ok;
     for (const id of ids) {
-      await api.call('DELETE', `/files/${encodeURIComponent(id)}`);
-      if (!globals.json) print(`deleted ${id}`);
+      try {
+        await api.call('DELETE', `/files/${encodeURIComponent(id)}`);
+        outcomes.push({ id, deleted: true });
+        if (!globals.json) print(`deleted ${id}`);
+      } catch (error) {
+        const failure = asCliError(error);
+        if (failure instanceof Interrupted) throw failure;
+        outcomes.push({ id, deleted: false, error: failure.message });
+        process.stderr.write(`error: ${failure.message}\n`);
+        if (exitCode === EXIT.ok) exitCode = failure.exitCode;
+      }
     }
-    if (globals.json) json(ids.map((id) => ({ id, deleted: true })));
+    if (globals.json) json(outcomes);
+    process.exitCode = exitCode;
   });
 
+/** Any failure as a CliError: a local file that cannot be read or written is a usage error. */
 function asCliError(error: unknown): CliError {
   if (error instanceof CliError) return error;
   if (interruption.signal.aborted) return new Interrupted();
+  const { code, path: file } = error as NodeJS.ErrnoException;
+  if (code && file) {
+    const reason = code === 'ENOENT' ? 'no such file or directory' : code;
+    return new CliError(`${file}: ${reason}`, EXIT.usage);
+  }
   const message = error instanceof Error ? error.message : String(error);
   return new CliError(message, EXIT.failure);
 }
@@ -267,10 +306,10 @@ try {
     const failure = asCliError(error);
     if (failure instanceof Interrupted) {
       process.stderr.write('Interrupted: run the same command again to resume.\n');
-    } else if (error instanceof CliError || !(error instanceof Error)) {
-      process.stderr.write(`error: ${failure.message}\n`);
-    } else {
+    } else if (process.env['SERVERLESS_FILES_DEBUG'] && error instanceof Error) {
       process.stderr.write(`error: ${error.stack ?? error.message}\n`);
+    } else {
+      process.stderr.write(`error: ${failure.message}\n`);
     }
     process.exitCode = failure.exitCode;
   }

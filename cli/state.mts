@@ -5,7 +5,8 @@
  * service is asked which parts (or chunks) it holds. Removed when the upload completes.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
@@ -58,7 +59,7 @@ export async function readState(file: string): Promise<UploadState | undefined> 
 /** Written whole or not at all (a temporary file renamed over it). */
 export async function writeState(file: string, state: UploadState): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
+  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
   await rename(temporary, file);
 }
@@ -69,4 +70,37 @@ export async function removeState(file: string): Promise<void> {
 
 export function sameSource(a: Source, b: Source): boolean {
   return a.path === b.path && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+/**
+ * Holds the upload for this process: a second `upload` of the same file (another terminal, a
+ * script run twice) is refused while this one runs, instead of racing it. A lock left by a
+ * process that died (a crash, a kill) is taken over. Returns the release.
+ */
+export async function lockState(file: string): Promise<(() => Promise<void>) | { heldBy: number }> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const lock = `${file}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(lock, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => rm(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(await readFile(lock, 'utf8').catch(() => ''));
+      if (holder && holder !== process.pid && alive(holder)) return { heldBy: holder };
+      await rm(lock, { force: true }); // its process is gone
+    }
+  }
+  return { heldBy: 0 };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

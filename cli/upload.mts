@@ -18,6 +18,7 @@ import { Api, CliError, EXIT, refusal, retrying, send } from './api.mts';
 import { type Task } from './progress.mts';
 import { complete, type FileResource } from './resource.mts';
 import {
+  lockState,
   readState,
   removeState,
   sameSource,
@@ -76,6 +77,14 @@ export async function upload(
   if (!info.isFile()) throw new CliError('is not a file', EXIT.usage);
   const source: Source = { path: absolute, size: info.size, mtimeMs: info.mtimeMs };
   const name = path.basename(absolute);
+  const stateFile = statePath(options.url, options.company, absolute);
+  const release = await lockState(stateFile);
+  if (!(release instanceof Function)) {
+    throw new CliError(
+      `is being uploaded by another process${release.heldBy ? ` (${release.heldBy})` : ''}`,
+      EXIT.conflict,
+    );
+  }
   const fd = await open(absolute, 'r');
   try {
     const job: Job = {
@@ -84,15 +93,18 @@ export async function upload(
       source,
       name,
       type: mime.lookup(name) || 'application/octet-stream',
-      stateFile: statePath(options.url, options.company, absolute),
+      stateFile,
       options,
       start: (held) => start(name, source.size, held),
     };
+    // An empty file has no part to send to S3: it is one Twake request, whatever the path.
     const direct =
-      options.via === 'direct' || (options.via === 'auto' && source.size > CHUNK_BYTES);
+      source.size > 0 &&
+      (options.via === 'direct' || (options.via === 'auto' && source.size > CHUNK_BYTES));
     return direct ? await uploadDirect(job) : await uploadChunks(job);
   } finally {
     await fd.close();
+    await release();
   }
 }
 
@@ -176,9 +188,17 @@ async function uploadDirect(job: Job): Promise<Uploaded> {
         { query: { key: state.key } },
       );
     } catch (error) {
-      // The upload is gone (aborted, swept after a day): begin a new one.
       if (!(error instanceof CliError && error.exitCode === EXIT.notFound)) throw error;
+      // No such upload: its completion landed before the interruption was seen (the file is
+      // then complete, with this size), or it is gone (aborted, swept after a day) and a new
+      // one begins.
+      const landed = await completedFile(api, state.file_id, source.size);
       await removeState(job.stateFile);
+      if (landed) {
+        const task = job.start(source.size);
+        task.end('done');
+        return { resource: landed, sent: 0, held: source.size };
+      }
       state = undefined;
     }
   }
@@ -264,6 +284,19 @@ async function uploadDirect(job: Job): Promise<Uploaded> {
     task.end(api.signal.aborted ? 'interrupted' : 'failed');
     throw error;
   }
+}
+
+async function completedFile(api: Api, id: string, size: number) {
+  const answer = await api
+    .call<{ resource: FileResource }>('GET', `/files/${encodeURIComponent(id)}`)
+    .catch((error: unknown) => {
+      if (error instanceof CliError && error.exitCode === EXIT.notFound) return undefined;
+      throw error;
+    });
+  const resource = answer?.resource;
+  return resource && complete(resource) && resource.upload_data?.size === size
+    ? resource
+    : undefined;
 }
 
 // --- Twake's chunks ---------------------------------------------------------------------

@@ -25,6 +25,8 @@ interface Asset {
 }
 
 const ASSETS: Record<string, Asset> = {
+  // The page's files are named from its own path (with or without a trailing slash, under any
+  // stage): `{{base}}`, filled in per request.
   '': {
     type: 'text/html; charset=utf-8',
     text: page.replaceAll('{{version}}', swaggerUi.version),
@@ -57,6 +59,14 @@ export const handler = httpRoute(async (event: HttpEvent): Promise<HttpResult> =
   const name = event.pathParameters?.['asset'] ?? '';
   const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
   if (!asset) throw notFound(`No such docs file: ${name}`);
+  if (name === '') {
+    const base = (event.rawPath ?? '').replace(/\/+$/, '');
+    return send({ ...asset, text: asset.text.replaceAll('{{base}}', base) }, event);
+  }
+  return send(asset, event);
+});
+
+function send(asset: Asset, event: HttpEvent): HttpResult {
   const headers = {
     'content-type': asset.type,
     'cache-control': asset.cacheControl,
@@ -74,4 +84,4 @@ export const handler = httpRoute(async (event: HttpEvent): Promise<HttpResult> =
     body: asset.gzipped.toString('base64'),
     isBase64Encoded: true,
   };
-});
+}

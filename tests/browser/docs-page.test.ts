@@ -76,6 +76,10 @@ test('the docs page shows every route, from this service alone, and its try-it r
   // The request URL it shows is this service's, not the document's example server.
   await expect(health.locator('.request-url pre').textContent()).resolves.toBe(`${API()}/health`);
 
+  // With a trailing slash the page finds its files all the same.
+  await page.goto(`${API()}/docs/`);
+  await page.locator('.opblock').first().waitFor({ timeout: 30_000 });
+
   expect(elsewhere).toEqual([]);
   expect(problems).toEqual([]);
   console.log(`docs page: ${shown.length} operations shown; try-it GET /health answered 200`);

@@ -111,6 +111,34 @@ test('a 100 MiB upload interrupted half-way resumes, sending only the parts S3 l
   });
   expect(await readdir(stateDir)).toEqual([]); // done: the state file is gone
   hundredId = resource!.id;
+
+  // Had Ctrl-C come after S3 completed the upload but before the answer, the state would
+  // remain: the same command then finds the file complete, sends nothing, makes no copy.
+  await writeFile(path.join(stateDir, stateFile!), JSON.stringify(state));
+  proxy.reset();
+  const again = await runCli(['upload', path.join(dir, 'hundred.bin'), '--json', '-q'], env);
+  expect(again.code).toBe(0);
+  expect(proxy.counts().toS3).toBe(0);
+  expect(JSON.parse(again.stdout)).toMatchObject([{ id: hundredId }]);
+  expect(await readdir(stateDir)).toEqual([]);
+});
+
+test('a second upload of a file being uploaded is refused while the first runs', async () => {
+  proxy.pace(20 * MiB);
+  const first = startCli(['upload', path.join(dir, 'hundred.bin'), '--via', 'direct'], env);
+  await first.waitFor(/upload hundred\.bin: \d+% .*\/s/);
+  const second = await runCli(['upload', path.join(dir, 'hundred.bin')], env);
+  expect(second.code).toBe(5);
+  expect(second.stderr).toMatch(/hundred\.bin: is being uploaded by another process \(\d+\)/);
+  first.interrupt();
+  expect((await first.done).code).toBe(130);
+  await proxy.idle();
+  proxy.pace(Infinity);
+  // The lock went with its process; the state stays for the next run, which resumes.
+  const resumed = await runCli(['upload', path.join(dir, 'hundred.bin'), '-q', '--json'], env);
+  expect(resumed.code).toBe(0);
+  const [copy] = JSON.parse(resumed.stdout) as { id: string }[];
+  expect((await runCli(['rm', copy!.id], env)).code).toBe(0);
 });
 
 test('download is byte-identical, and an interrupted one resumes by Range', async () => {
@@ -199,6 +227,33 @@ test('several files at once: --json in argument order, info, thumbnails and rm',
   expect(gone.stderr).toContain('404 File not found');
 });
 
+test('an empty file, a file named twice, a missing one: --json has one entry per file', async () => {
+  await writeFile(path.join(dir, 'empty.txt'), '');
+  const empty = path.join(dir, 'empty.txt');
+  const result = await runCli(
+    ['upload', empty, empty, path.join(dir, 'absent.bin'), '--via', 'direct', '--json', '-q'],
+    env,
+  );
+  expect(result.code).toBe(2); // the absent file's
+  const [uploaded, missing, ...rest] = JSON.parse(result.stdout) as Record<string, unknown>[];
+  expect(rest).toEqual([]); // empty.txt once
+  expect(uploaded).toMatchObject({ metadata: { name: 'empty.txt' }, upload_data: { size: 0 } });
+  expect(missing).toEqual({
+    error: {
+      file: path.join(dir, 'absent.bin'),
+      message: 'cannot be read (ENOENT)',
+      exit_code: 2,
+    },
+  });
+  // rm goes on past an id it cannot delete, and exits with that failure's code.
+  const removed = await runCli(
+    ['rm', '00000000-0000-4000-8000-000000000000', String(uploaded!['id'])],
+    env,
+  );
+  expect(removed.code).toBe(4);
+  expect(removed.stdout.trim()).toBe(`deleted ${String(uploaded!['id'])}`);
+});
+
 test('--via chunks sends Twake chunks through the API, and the bytes come back whole', async () => {
   const bytes = binaryBytes(9 * MiB + 5, 11);
   await writeFile(path.join(dir, 'chunky.bin'), bytes);
@@ -248,6 +303,13 @@ test('errors say what went wrong, with an exit code by kind', async () => {
     [['upload', '--part-size', '2', 'x'], {}, 2, /expected a whole number of at least 5/],
     [['upload', 'x', '--via', 'pigeon'], {}, 2, /Allowed choices are auto, direct, chunks/],
     [['frobnicate'], {}, 2, /unknown command 'frobnicate'/],
+    [['info', hundredId, '--url', '127.0.0.1:3000'], {}, 2, /--url must be an http\(s\) URL/],
+    [
+      ['download', hundredId, '-o', path.join(dir, 'no-such-dir') + '/'],
+      {},
+      2,
+      /no such file or directory/,
+    ],
   ];
   for (const [args, extra, code, message] of cases) {
     const result = await runCli(args, { ...env, ...extra });

@@ -7,11 +7,15 @@ import { API, call } from '../helpers/api';
 
 const documentFile = path.resolve(__dirname, '../../openapi.yaml');
 
-test('GET /openapi.json serves openapi.yaml as JSON, with no token', async () => {
+test('GET /openapi.json serves openapi.yaml as JSON, with no token, this service its first server', async () => {
   const served = await call<Record<string, unknown>>(`${API()}/openapi.json`);
   expect(served.status).toBe(200);
   expect(served.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(served.body).toEqual(parse(await readFile(documentFile, 'utf8')));
+  const file = parse(await readFile(documentFile, 'utf8')) as Record<string, unknown>;
+  expect(served.body).toEqual({
+    ...file,
+    servers: [{ url: API(), description: 'This service' }, ...(file['servers'] as unknown[])],
+  });
   expect(served.body['openapi']).toBe('3.1.0');
 });
 

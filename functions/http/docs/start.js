@@ -1,13 +1,10 @@
-// The docs page's own script: Swagger UI on the document this service serves, with "Try it
-// out" sent to this same service (whatever its origin and stage), not to the document's
-// example server.
-/* global SwaggerUIBundle, fetch, location, window */
-(async () => {
+// The docs page's own script: Swagger UI on the document this service serves, whose first
+// server is this same service (whatever its origin and stage): "Try it out" calls it.
+/* global SwaggerUIBundle, location, window */
+(() => {
   const root = location.pathname.replace(/\/docs\/?$/, '');
-  const spec = await (await fetch(`${root}/openapi.json`)).json();
-  spec.servers = [{ url: `${location.origin}${root}`, description: 'This service' }];
   window.ui = SwaggerUIBundle({
-    spec,
+    url: `${root}/openapi.json`,
     dom_id: '#docs',
     deepLinking: true,
     displayRequestDuration: true,
