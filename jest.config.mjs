@@ -7,10 +7,10 @@ const common = {
       { jsc: { target: 'es2023', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } },
     ],
   },
-  // middy, jose and openapi-backend's ref parser ship ES modules only; jest's module loader
+  // middy, jose, thumbhash and openapi-backend's ref parser ship ES modules only; jest's module loader
   // needs them as CommonJS.
   transformIgnorePatterns: [
-    '^(?!.*/node_modules/@apidevtools/json-schema-ref-parser/).*/node_modules/(?!(@middy|jose)/)',
+    '^(?!.*/node_modules/@apidevtools/json-schema-ref-parser/).*/node_modules/(?!(@middy|jose|thumbhash)/)',
   ],
   // ...and their package exports have an `import` condition only, which jest's CommonJS
   // resolver does not take.

@@ -10,6 +10,9 @@ export interface Thumbnail {
   size: number;
   width: number;
   height: number;
+  /** On the first thumbnail: placeholders to paint before it arrives (thumbnails/placeholder.ts). */
+  thumbhash?: string;
+  blurhash?: string;
 }
 
 /** The complete content of a file: one object at keys.data(company, file, revision). */

@@ -203,6 +203,8 @@ export interface RenderedThumbnail {
   ext: string;
   width: number;
   height: number;
+  /** On the first one: placeholders a client paints before it arrives. */
+  placeholder?: { thumbhash: string; blurhash: string };
 }
 
 /** The previewers (sharp, pdf.js, ffmpeg): loaded by the thumbnail function only. */

@@ -167,6 +167,7 @@ async function render(
       size: image.bytes.byteLength,
       width: image.width,
       height: image.height,
+      ...image.placeholder,
     });
   }
   return { status: 'done', thumbnails };

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { placeholderOf, type Placeholder } from './placeholder';
 import type { PDFPageProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
 // child.ts imports renderKind from here: a cycle both sides use only once loaded.
 import { renderInChild } from './child';
@@ -21,6 +22,8 @@ export interface RenderedThumbnail {
   ext: string;
   width: number;
   height: number;
+  /** On the first thumbnail: what a client paints before it arrives. */
+  placeholder?: Placeholder;
 }
 
 export interface RenderLimits {
@@ -225,6 +228,11 @@ export async function renderThumbnails(
 ): Promise<RenderedThumbnail[] | undefined> {
   const kind = previewKind(input, file, limits);
   if (!kind) return undefined;
-  if (kind === 'image') return renderKind(kind, input, file, limits);
-  return renderInChild(kind, input, file, limits);
+  const rendered =
+    kind === 'image'
+      ? await renderKind(kind, input, file, limits)
+      : await renderInChild(kind, input, file, limits);
+  const [first] = rendered;
+  if (first) first.placeholder = await placeholderOf(first.bytes);
+  return rendered;
 }

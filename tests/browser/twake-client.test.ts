@@ -303,6 +303,8 @@ describe("Twake's web client in Chromium, against the default stack", () => {
         size: expect.any(Number),
         width: 400,
         height: 400,
+        thumbhash: expect.any(String), // ours, beside Twake's fields
+        blurhash: expect.any(String),
         url: expect.stringMatching(
           new RegExp(`^${files}/thumbnails/0\\?expires=\\d+&signature=[^&]+$`),
         ),

@@ -1,4 +1,6 @@
+import { decode } from 'blurhash';
 import sharp from 'sharp';
+import { thumbHashToApproximateAspectRatio, thumbHashToAverageRGBA } from 'thumbhash';
 import {
   binaryBytes,
   call,
@@ -21,6 +23,8 @@ type Thumbnail = {
   width: number;
   height: number;
   url: string;
+  thumbhash?: string;
+  blurhash?: string;
 };
 type Resource = {
   id: string;
@@ -57,9 +61,54 @@ async function fetchThumbnail(thumbnail: Thumbnail) {
 }
 
 /** Every thumbnail decodes, has exactly its declared type and size, and fits in 600x400. */
+/**
+ * The first thumbnail's placeholders, decoded as a client would: under 40 bytes each, the
+ * ThumbHash of the thumbnail's aspect, mean colour and alpha, the BlurHash of its colour.
+ */
+async function expectPlaceholders(thumbnail: Thumbnail, bytes: Buffer) {
+  const hash = Buffer.from(thumbnail.thumbhash ?? '', 'base64');
+  expect(hash.byteLength).toBeGreaterThan(4);
+  expect(hash.byteLength).toBeLessThan(40);
+  expect(thumbnail.blurhash?.length).toBe(28);
+  const ratio = thumbnail.width / thumbnail.height;
+  expect(Math.abs(thumbHashToApproximateAspectRatio(hash) - ratio) / ratio).toBeLessThan(0.25);
+  // The thumbnail's own means: straight, and weighted by alpha (as ThumbHash averages colour).
+  const rgba = await sharp(bytes).ensureAlpha().raw().toBuffer();
+  const straight = [0, 0, 0, 0];
+  const weighted = [0, 0, 0];
+  for (let i = 0; i < rgba.length; i += 4) {
+    for (let c = 0; c < 4; c++) straight[c]! += rgba[i + c]!;
+    for (let c = 0; c < 3; c++) weighted[c]! += (rgba[i + c]! * rgba[i + 3]!) / 255;
+  }
+  const count = rgba.length / 4;
+  const alphaSum = straight[3]! / 255;
+  const average = thumbHashToAverageRGBA(hash);
+  const thumbhashMeans = [average.r, average.g, average.b].map((c) => c * 255);
+  thumbhashMeans.forEach((value, c) =>
+    expect(Math.abs(value - weighted[c]! / alphaSum)).toBeLessThan(32),
+  );
+  expect(Math.abs(average.a * 255 - straight[3]! / count)).toBeLessThan(32);
+  // BlurHash averages in linear light: so is the mean it is held to.
+  const pixels = decode(thumbnail.blurhash!, 16, 16);
+  for (let c = 0; c < 3; c++) {
+    expect(Math.abs(linearMean(pixels, c) - linearMean(rgba, c))).toBeLessThan(32);
+  }
+}
+
+/** Channel `c`'s mean in linear light, back in sRGB (0..255). */
+function linearMean(rgba: ArrayLike<number>, c: number): number {
+  const linear = (v: number) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+  const srgb = (v: number) => (v <= 0.0031308 ? v * 12.92 : 1.055 * v ** (1 / 2.4) - 0.055);
+  let sum = 0;
+  for (let i = c; i < rgba.length; i += 4) sum += linear(rgba[i]! / 255);
+  return srgb(sum / (rgba.length / 4)) * 255;
+}
+
 async function expectTrueThumbnails(resource: Resource) {
   for (const thumbnail of resource.thumbnails) {
     const { object, bytes, meta } = await fetchThumbnail(thumbnail);
+    if (thumbnail.index === 0) await expectPlaceholders(thumbnail, bytes);
+    else expect([thumbnail.thumbhash, thumbnail.blurhash]).toEqual([undefined, undefined]);
     expect(object.headers.get('content-type')).toBe(thumbnail.type);
     expect(thumbnail.type).toBe(`image/${meta.format}`);
     expect([meta.width, meta.height]).toEqual([thumbnail.width, thumbnail.height]);
@@ -170,6 +219,51 @@ describe('thumbnail_sync=1 replies with the thumbnails', () => {
       },
     );
     expect(Buffer.from(await (await fetch(link.body.url)).arrayBuffer())).toEqual(bytes);
+  });
+});
+
+describe('animated images and AVIF, which sharp decodes', () => {
+  test.each(['gif', 'webp'] as const)(
+    'an animated %s gets one still thumbnail, of its first frame',
+    async (format) => {
+      const bytes = await image.animated(format, 120, 80);
+      expect((await sharp(bytes, { pages: -1 }).metadata()).pages).toBe(3);
+      const resource = await uploadSync(bytes, `moving.${format}`, `image/${format}`);
+      expect(resource.thumbnails.map((t) => [t.width, t.height])).toEqual([[120, 80]]);
+      await expectTrueThumbnails(resource);
+      const { bytes: thumbnail, meta } = await fetchThumbnail(resource.thumbnails[0]!);
+      expect(meta.pages ?? 1).toBe(1); // a still image, not the animation
+      const { channels } = await sharp(thumbnail).stats();
+      // The first frame is red; green and blue came after.
+      expect(channels.map((channel) => Math.round(channel.mean))).toEqual([
+        expect.closeTo(255, -1),
+        expect.closeTo(0, -1),
+        expect.closeTo(0, -1),
+        ...(channels.length > 3 ? [255] : []),
+      ]);
+    },
+  );
+
+  test('an AVIF with alpha keeps its transparency in the thumbnail', async () => {
+    const resource = await uploadSync(
+      await image.avifWithAlpha(800, 400),
+      'clear.avif',
+      'image/avif',
+    );
+    expect(resource.thumbnails.map((t) => [t.width, t.height])).toEqual([[600, 300]]);
+    await expectTrueThumbnails(resource);
+    const { bytes, meta } = await fetchThumbnail(resource.thumbnails[0]!);
+    expect(meta.hasAlpha).toBe(true);
+    const alpha = await sharp(bytes).extractChannel(3).raw().toBuffer({ resolveWithObject: true });
+    const { width } = alpha.info;
+    const at = (x: number) => alpha.data[150 * width + x]!;
+    expect(at(10)).toBeGreaterThan(240); // the opaque half
+    expect(at(width - 10)).toBeGreaterThan(40); // the quarter-opaque half (64)
+    expect(at(width - 10)).toBeLessThan(90);
+    // The ThumbHash keeps that alpha too.
+    expect(
+      thumbHashToAverageRGBA(Buffer.from(resource.thumbnails[0]!.thumbhash!, 'base64')).a,
+    ).toBeLessThan(0.8);
   });
 });
 

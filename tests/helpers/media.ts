@@ -45,6 +45,25 @@ export const image = {
       .png({ compressionLevel: 0 })
       .toBuffer();
   },
+  /** AVIF keeping the gradient's alpha (opaque left half, a quarter opaque right half). */
+  avifWithAlpha: (width: number, height: number) =>
+    gradient(width, height, 4).avif({ effort: 0 }).toBuffer(),
+  /** An animated GIF or WebP of three frames: red, green, then blue. */
+  animated: (format: 'gif' | 'webp', width: number, height: number) => {
+    const frames = [
+      [255, 0, 0, 255],
+      [0, 255, 0, 255],
+      [0, 0, 255, 255],
+    ];
+    const pixels = Buffer.alloc(width * height * frames.length * 4);
+    frames.forEach((colour, frame) => {
+      for (let i = 0; i < width * height; i++) pixels.set(colour, (frame * width * height + i) * 4);
+    });
+    const raw = { width, height: height * frames.length, channels: 4 as const, pageHeight: height };
+    const animation = sharp(pixels, { raw });
+    const timing = { loop: 0, delay: [100, 100, 100] };
+    return (format === 'gif' ? animation.gif(timing) : animation.webp(timing)).toBuffer();
+  },
   svg: (width: number, height: number) =>
     Buffer.from(
       `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +

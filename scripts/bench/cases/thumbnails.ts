@@ -193,3 +193,61 @@ export async function thumbnailerAlone(
   );
   return { ...run, status: (await content())?.thumbnails_status };
 }
+
+/**
+ * The placeholders of the first thumbnail (ThumbHash and BlurHash, placeholder.ts), in this
+ * process, against making that thumbnail from a 12 MP JPEG in the same run: their time per
+ * image (downscale included, and the two encodes alone) and their sizes.
+ */
+export async function placeholders(): Promise<CaseResult> {
+  const { renderThumbnails } = await import('../../../lib/thumbnails/render');
+  const { placeholderOf } = await import('../../../lib/thumbnails/placeholder');
+  const { encode } = await import('blurhash');
+  const { rgbaToThumbHash } = await import('thumbhash');
+  const jpeg = await photo(4000, 3000);
+  const limits = { maxPixels: 100e6, timeoutMs: 60_000, kinds: { office: false } };
+  const render = () => renderThumbnails(jpeg, { mime: 'image/jpeg', name: 'photo.jpg' }, limits);
+  const [first] = (await render()) ?? [];
+  if (!first?.placeholder) throw new Error('the thumbnail came without placeholders');
+  const { data, info } = await sharp(first.bytes)
+    .resize(32, 32, { fit: 'inside' })
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const rgba = new Uint8ClampedArray(data);
+  const rounds = 30;
+  const thumbnailMs: number[] = [];
+  const placeholderMs: number[] = [];
+  const encodeMs: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    if (i % 3 === 0) thumbnailMs.push(await timed(render)); // 10 rounds: the slow one
+    placeholderMs.push(await timed(() => placeholderOf(Buffer.from(first.bytes))));
+    encodeMs.push(
+      await timed(async () => {
+        rgbaToThumbHash(info.width, info.height, rgba);
+        encode(rgba, info.width, info.height, 4, 3);
+      }),
+    );
+  }
+  const thumbnail = stats(thumbnailMs, 1);
+  const placeholder = stats(placeholderMs, 2);
+  const encodes = stats(encodeMs, 2);
+  const thumbhashBytes = Buffer.from(first.placeholder.thumbhash, 'base64').byteLength;
+  const blurhashChars = first.placeholder.blurhash.length;
+  const met = placeholder.median < 5 && thumbhashBytes < 40 && blurhashChars < 40;
+  return {
+    case: 'placeholders of the first thumbnail (12 MP JPEG)',
+    service: `${show(placeholder, 'ms')} per image with the 32 px downscale (the encodes alone: ${show(encodes, 'ms')}); ThumbHash ${thumbhashBytes} bytes, BlurHash ${blurhashChars} characters`,
+    baseline: `making the thumbnail itself: ${show(thumbnail, 'ms')}`,
+    result: `${placeholder.median} ms (${round(placeholder.median / thumbnail.median, 3)}x the thumbnail), ${thumbhashBytes} B + ${blurhashChars} B`,
+    target: '< 5 ms per image; < 40 bytes each',
+    met,
+    figures: {
+      placeholder_ms: placeholder,
+      encodes_ms: encodes,
+      thumbnail_ms: thumbnail,
+      thumbhash_bytes: thumbhashBytes,
+      blurhash_chars: blurhashChars,
+    },
+  };
+}
