@@ -21,3 +21,9 @@ declare module '*/docs/start.js' {
   const text: string;
   export default text;
 }
+
+// libheif-js's build with the wasm inlined ships no types of its own (lib/thumbnails/heif.ts).
+declare module 'libheif-js/wasm-bundle.js' {
+  const libheif: unknown;
+  export default libheif;
+}

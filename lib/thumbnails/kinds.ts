@@ -3,7 +3,7 @@
  * sniffing its first bytes when the type is generic. No renderer is imported here, so the
  * upload functions can use it without loading sharp.
  */
-export type PreviewKind = 'image' | 'pdf' | 'video' | 'office';
+export type PreviewKind = 'image' | 'heif' | 'pdf' | 'video' | 'office';
 
 /** The kinds a deployment previews: office documents need LibreOffice where the thumbnailer runs. */
 export interface PreviewedKinds {
@@ -34,7 +34,19 @@ const IMAGE_MIMES = new Set([
   'image/tiff',
   'image/svg+xml',
 ]);
+/** HEIF images (HEIC: iPhone photos), which sharp's prebuilt libvips cannot decode (heif.ts). */
+const HEIF_MIMES = new Set([
+  'image/heic',
+  'image/heif',
+  'image/heic-sequence',
+  'image/heif-sequence',
+]);
+/** ftyp brands of HEVC-coded HEIF; AVIF (AV1 in the same container) is sharp's. */
+const HEVC_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx']);
 const EXTENSIONS: Record<string, PreviewKind> = {
+  heic: 'heif',
+  heif: 'heif',
+  hif: 'heif',
   jpg: 'image',
   jpeg: 'image',
   png: 'image',
@@ -76,6 +88,7 @@ export function isGenericMime(mime: string): boolean {
 export function kindOf(mime: string, name: string): PreviewKind | undefined {
   const type = mime.split(';')[0]?.trim().toLowerCase() ?? '';
   if (IMAGE_MIMES.has(type)) return 'image';
+  if (HEIF_MIMES.has(type)) return 'heif';
   if (type === 'application/pdf') return 'pdf';
   if (type.startsWith('video/')) return 'video';
   if (OFFICE_MIMES.has(type)) return 'office';
@@ -111,10 +124,7 @@ export function sniff(head: Uint8Array): PreviewKind | undefined {
     return 'image'; // TIFF
   }
   if (ascii(head, 0, 5) === '%PDF-') return 'pdf';
-  if (ascii(head, 4, 8) === 'ftyp') {
-    const brand = ascii(head, 8, 12);
-    return brand.startsWith('avi') || brand === 'mif1' ? 'image' : 'video'; // AVIF/HEIF or MP4/MOV
-  }
+  if (ascii(head, 4, 8) === 'ftyp') return ftypKind(head);
   if (startsWith(head, [0x1a, 0x45, 0xdf, 0xa3])) return 'video'; // Matroska / WebM
   // OLE2 compound files: .doc, .xls, .ppt (and other old Office files LibreOffice opens).
   if (startsWith(head, [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1])) return 'office';
@@ -131,6 +141,28 @@ export function sniff(head: Uint8Array): PreviewKind | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * An ISO media file by its ftyp box: the major brand, then the compatible ones. HEVC-coded
+ * HEIF (HEIC) goes to libheif, AVIF and other HEIF to sharp, the rest (MP4, MOV) to ffmpeg.
+ */
+function ftypKind(head: Uint8Array): PreviewKind {
+  const size =
+    (((head[0] ?? 0) << 24) | ((head[1] ?? 0) << 16) | ((head[2] ?? 0) << 8) | (head[3] ?? 0)) >>>
+    0;
+  const brands = [ascii(head, 8, 12)];
+  for (let at = 16; at + 4 <= Math.min(size, head.length); at += 4)
+    brands.push(ascii(head, at, at + 4));
+  const [major = ''] = brands;
+  if (HEVC_BRANDS.has(major)) return 'heif';
+  if (major.startsWith('avi')) return 'image';
+  if (major === 'mif1' || major === 'msf1') {
+    return brands.some((brand) => HEVC_BRANDS.has(brand)) && !brands.includes('avif')
+      ? 'heif'
+      : 'image';
+  }
+  return 'video';
 }
 
 /**

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { decodeHeif } from './heif';
 import { placeholderOf, type Placeholder } from './placeholder';
 import type { PDFPageProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
 // child.ts imports renderKind from here: a cycle both sides use only once loaded.
@@ -57,8 +58,16 @@ async function checkPixels(input: Buffer, limits: RenderLimits): Promise<boolean
 }
 
 /** WebP for the web: small, keeps alpha. Rotated by EXIF first (portrait photos stay portrait). */
-async function fitted(input: Buffer, limits: RenderLimits): Promise<RenderedThumbnail> {
-  const { data, info } = await sharp(input, { limitInputPixels: limits.maxPixels, failOn: 'error' })
+async function fitted(
+  input: Buffer,
+  limits: RenderLimits,
+  raw?: { width: number; height: number; channels: 4 },
+): Promise<RenderedThumbnail> {
+  const { data, info } = await sharp(input, {
+    limitInputPixels: limits.maxPixels,
+    failOn: 'error',
+    ...(raw && { raw }),
+  })
     .rotate()
     .resize({ ...BOX, fit: 'inside', withoutEnlargement: true })
     .webp({ quality: 80 })
@@ -209,6 +218,10 @@ export async function renderKind(
       return pdfPages(pdf, limits, cancelled);
     }
     if (kind === 'video') return [await firstFrame(input, limits)];
+    if (kind === 'heif') {
+      const { rgba, width, height } = await decodeHeif(input, limits.maxPixels);
+      return [await fitted(rgba, limits, { width, height, channels: 4 })];
+    }
     return (await checkPixels(input, limits)) ? [await fitted(input, limits)] : [];
   };
   return withTimeout(work, limits.timeoutMs);

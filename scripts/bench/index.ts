@@ -8,7 +8,7 @@
  * every case runs a fixed number of rounds or seconds (many-chunks stops by 15 minutes).
  *
  * Cases: single-upload, chunked-upload, direct-upload, lambda-time, thumbnail-sync, metadata-read, download, cold-start,
- * thumbnail-memory, placeholders, assembly-memory, office-preview, hostile-pdf, many-chunks.
+ * thumbnail-memory, placeholders, heic, assembly-memory, office-preview, hostile-pdf, many-chunks.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -41,6 +41,7 @@ async function cases(): Promise<Record<string, Case>> {
     'cold-start': coldStart,
     'thumbnail-memory': thumbnails.thumbnailMemory,
     placeholders: thumbnails.placeholders,
+    heic: thumbnails.heicThumbnail,
     'assembly-memory': uploads.assemblyMemory,
     'office-preview': documents.officePreview,
     'hostile-pdf': documents.hostilePdf,

@@ -12,7 +12,7 @@ import {
 } from '../helpers/api';
 import { objectKeys } from '../helpers/aws';
 import { MiB, sendChunks, splitChunks } from '../helpers/chunks';
-import { image, pngBomb, videoClip } from '../helpers/media';
+import { heic, image, pngBomb, videoClip } from '../helpers/media';
 import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
 
 type Thumbnail = {
@@ -175,6 +175,20 @@ describe('thumbnail_sync=1 replies with the thumbnails', () => {
       'application/pdf',
       async () => tinyPdf('a4', 1, [842, 595]),
       [[566, 400]],
+    ],
+    [
+      'HEIC, as iPhones write them (libheif in wasm)',
+      'IMG_0001.HEIC',
+      'image/heic',
+      async () => heic(await image.jpeg(1200, 900)),
+      [[533, 400]],
+    ],
+    [
+      'HEIC portrait, with a generic type (sniffed by its ftyp brands)',
+      'photo',
+      'application/octet-stream',
+      async () => heic(await image.png(600, 900)),
+      [[267, 400]],
     ],
     ['MP4 video, first frame', 'clip.mp4', 'video/mp4', () => videoClip(1920, 1080), [[600, 338]]],
     ['WebM video', 'clip.webm', 'video/webm', () => videoClip(640, 480, 'webm'), [[533, 400]]],

@@ -140,3 +140,20 @@ export async function videoClip(width: number, height: number, format = 'mp4'): 
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A HEIC (HEVC in HEIF, as iPhones write them) of `image`'s pixels, encoded by `heif-enc`
+ * from Debian's libheif-examples (the setup installs it): made here, never downloaded.
+ */
+export async function heic(source: Buffer, quality = 60): Promise<Buffer> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'heic-'));
+  try {
+    const input = path.join(dir, 'in.png');
+    await sharp(source).png().toFile(input);
+    const out = path.join(dir, 'out.heic');
+    await promisify(execFile)('heif-enc', ['-q', String(quality), input, '-o', out]);
+    return await readFile(out);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

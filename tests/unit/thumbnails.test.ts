@@ -35,6 +35,10 @@ describe('which previewer a file goes to', () => {
     ['application/octet-stream', 'Report.DOCX', 'office'],
     ['application/octet-stream', 'notes.odt', 'office'],
     ['application/octet-stream', 'old.rtf', 'office'],
+    ['image/heic', 'x', 'heif'],
+    ['image/heif', 'x', 'heif'],
+    ['application/octet-stream', 'IMG_0001.HEIC', 'heif'],
+    ['application/octet-stream', 'photo.heif', 'heif'],
   ])('%s named %s: %s', (mime, name, kind) => {
     expect(kindOf(mime, name)).toBe(kind);
   });
@@ -52,6 +56,24 @@ describe('which previewer a file goes to', () => {
     expect(sniff(zipHead('_rels/.rels'))).toBe('office');
     expect(sniff(zipHead('mimetype', 'application/vnd.oasis.opendocument.text'))).toBe('office');
     expect(sniff(zipHead('photos/a.jpg'))).toBeUndefined();
+  });
+
+  test('ISO media by their ftyp brands: HEIC to libheif, AVIF to sharp, MP4 and MOV to ffmpeg', () => {
+    const ftyp = (major: string, ...compatible: string[]) => {
+      const size = 16 + 4 * compatible.length;
+      const box = Buffer.alloc(size + 8);
+      box.writeUInt32BE(size, 0);
+      box.write(`ftyp${major}\0\0\0\0${compatible.join('')}`, 4, 'latin1');
+      return box;
+    };
+    expect(sniff(ftyp('heic', 'mif1', 'heic', 'miaf'))).toBe('heif'); // iPhone, heif-enc
+    expect(sniff(ftyp('heix', 'mif1'))).toBe('heif');
+    expect(sniff(ftyp('mif1', 'heic', 'miaf'))).toBe('heif');
+    expect(sniff(ftyp('mif1', 'avif', 'miaf'))).toBe('image');
+    expect(sniff(ftyp('avif', 'mif1', 'miaf'))).toBe('image');
+    expect(sniff(ftyp('mif1', 'miaf'))).toBe('image');
+    expect(sniff(ftyp('isom', 'iso2', 'mp41'))).toBe('video');
+    expect(sniff(ftyp('qt  ', 'qt  '))).toBe('video');
   });
 
   test('nobody waits for types without previews, empty files or files above the limit', () => {

@@ -251,3 +251,49 @@ export async function placeholders(): Promise<CaseResult> {
     },
   };
 }
+
+/**
+ * A 12 MP HEIC (the photo below through heif-enc, as an iPhone would store it) to its
+ * thumbnail, against the same photo as a JPEG through sharp, in the same run: each by the
+ * thumbnailer alone in a fresh process, with its time and the peak of its process tree (the
+ * HEIC is decoded by libheif in wasm, in the renderer child).
+ */
+export async function heicThumbnail(ctx: BenchContext): Promise<CaseResult> {
+  const { heic } = await import('../../../tests/helpers/media');
+  const jpeg = await photo(4000, 3000);
+  const heicBytes = await heic(jpeg, 80);
+  const thumbnailOf = async (bytes: Buffer, filename: string) => {
+    const created = await call<{ resource: { id: string } }>(filesUrl(ctx.company), {
+      method: 'POST',
+      headers: bearer(ctx.token),
+    });
+    const fileId = created.body.resource.id;
+    const chunks = splitChunks(bytes, 4 * MiB);
+    await sendChunks(
+      { ...ctx, fileId, bytes, chunks, naming: 'twake', filename },
+      chunks.map((_, i) => i + 1),
+      4,
+    );
+    const run = await thumbnailerAlone(ctx, fileId, { children: true });
+    if (run.status !== 'done')
+      throw new Error(`${filename}: the thumbnailer ended ${String(run.status)}`);
+    return { seconds: round(run.seconds, 2), peak: run.treePeakRssMiB ?? run.peakRssMiB };
+  };
+  const fromJpeg = await thumbnailOf(jpeg, 'photo.jpg');
+  const fromHeic = await thumbnailOf(heicBytes, 'IMG_0001.HEIC');
+  const ratio = round(fromHeic.seconds / fromJpeg.seconds, 2);
+  return {
+    case: 'HEIC: a 12 MP iPhone-style photo to its thumbnail (libheif in wasm)',
+    service: `${fromHeic.seconds} s, peak RSS ${fromHeic.peak} MiB (file ${round(heicBytes.length / MiB, 1)} MiB)`,
+    baseline: `the same photo as a JPEG through sharp: ${fromJpeg.seconds} s, peak RSS ${fromJpeg.peak} MiB (file ${round(jpeg.length / MiB, 1)} MiB)`,
+    result: `${ratio}x the JPEG's time, ${fromHeic.peak} MiB`,
+    target: 'within the 512 MiB renderer bound and the 10 s thumbnail_sync window',
+    met: fromHeic.peak <= 512 && fromHeic.seconds < 10,
+    figures: {
+      heic: fromHeic,
+      jpeg: fromJpeg,
+      time_ratio: ratio,
+      heic_mib: round(heicBytes.length / MiB, 2),
+    },
+  };
+}
