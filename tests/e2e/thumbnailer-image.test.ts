@@ -7,7 +7,7 @@ import type { S3Event } from 'aws-lambda';
 import { bundleThumbnailer } from '../../scripts/image/bundle';
 import { uploadWithThumbnails } from '../helpers/api';
 import { fileItem, putFileItem } from '../helpers/aws';
-import { videoClip } from '../helpers/media';
+import { heic, image, videoClip } from '../helpers/media';
 import { officeDocument } from '../helpers/office';
 import { newCompanyId, tokenFor } from '../helpers/principals';
 import { startRuntimeApi, type RuntimeApi } from '../helpers/runtime-api';
@@ -104,6 +104,7 @@ async function awaitingThumbnails(bytes: Buffer, name: string, mime: string) {
 test.each([
   ['a docx of 2 pages, through LibreOffice', 'docx', 2],
   ['a video, through ffmpeg', 'mp4', 1],
+  ['a HEIC photo, through libheif in wasm (bundled)', 'heic', 1],
 ] as const)(
   '%s: the entry point serves the S3 event and the thumbnails are recorded',
   async (_what, format, expected) => {
@@ -114,7 +115,9 @@ test.each([
             'report.docx',
             'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
           ]
-        : [await videoClip(320, 240), 'clip.mp4', 'video/mp4'];
+        : format === 'heic'
+          ? [await heic(await image.jpeg(640, 480)), 'IMG_0004.HEIC', 'image/heic']
+          : [await videoClip(320, 240), 'clip.mp4', 'video/mp4'];
     const { fileId, revision } = await awaitingThumbnails(bytes, name, mime);
     await expect(
       Promise.race([runtime.invoke(objectCreated(fileId, revision)), ended]),

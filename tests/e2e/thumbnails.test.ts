@@ -12,7 +12,7 @@ import {
 } from '../helpers/api';
 import { objectKeys } from '../helpers/aws';
 import { MiB, sendChunks, splitChunks } from '../helpers/chunks';
-import { heic, image, pngBomb, videoClip } from '../helpers/media';
+import { heic, image, pngBomb, videoClip, withIrot } from '../helpers/media';
 import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
 
 type Thumbnail = {
@@ -234,6 +234,32 @@ describe('thumbnail_sync=1 replies with the thumbnails', () => {
     );
     expect(Buffer.from(await (await fetch(link.body.url)).arrayBuffer())).toEqual(bytes);
   });
+});
+
+test("a HEIC's orientation (irot, as iPhones store it) is kept: stored landscape, shown portrait", async () => {
+  // Stored 900 x 600, orange on the left and blue on the right, turned a quarter clockwise.
+  const [width, height] = [900, 600];
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    pixels.set(i % width < width / 2 ? [240, 140, 20] : [30, 90, 220], i * 3);
+  }
+  const stored = await sharp(pixels, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
+  const resource = await uploadSync(withIrot(await heic(stored), 3), 'IMG_0003.HEIC', 'image/heic');
+  expect(resource.thumbnails.map((t) => [t.width, t.height])).toEqual([[267, 400]]);
+  await expectTrueThumbnails(resource);
+  const { bytes } = await fetchThumbnail(resource.thumbnails[0]!);
+  const { data, info } = await sharp(bytes)
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const pixel = (y: number) => [
+    ...data.subarray((y * info.width + 133) * 3, (y * info.width + 133) * 3 + 3),
+  ];
+  // The left edge went to the top: orange above, blue below.
+  expect(pixel(20)[0]).toBeGreaterThan(200);
+  expect(pixel(380)[2]).toBeGreaterThan(180);
 });
 
 describe('animated images and AVIF, which sharp decodes', () => {

@@ -157,3 +157,65 @@ export async function heic(source: Buffer, quality = 60): Promise<Buffer> {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The HEIC with an `irot` transformation added to its primary image (HEIF's orientation, which
+ * iPhones write; heif-enc does not): `turns` quarter turns anticlockwise. The box is appended
+ * to `ipco`, associated with item 1 in `ipma`, the parents' sizes grown and `iloc`'s offsets
+ * moved past the grown `meta`.
+ */
+export function withIrot(file: Buffer, turns: 1 | 2 | 3): Buffer {
+  type Box = { type: string; at: number; size: number };
+  const children = (buffer: Buffer, from: number, to: number): Box[] => {
+    const boxes: Box[] = [];
+    for (let at = from; at < to;) {
+      const size = buffer.readUInt32BE(at);
+      boxes.push({ type: buffer.toString('latin1', at + 4, at + 8), at, size });
+      at += size;
+    }
+    return boxes;
+  };
+  const find = (boxes: Box[], type: string) => {
+    const box = boxes.find((b) => b.type === type);
+    if (!box) throw new Error(`no ${type} box`);
+    return box;
+  };
+  const meta = find(children(file, 0, file.length), 'meta');
+  const inMeta = children(file, meta.at + 12, meta.at + meta.size); // meta is a full box
+  const iprp = find(inMeta, 'iprp');
+  const ipco = find(children(file, iprp.at + 8, iprp.at + iprp.size), 'ipco');
+  const ipma = find(children(file, iprp.at + 8, iprp.at + iprp.size), 'ipma');
+  const iloc = find(inMeta, 'iloc');
+  const properties = children(file, ipco.at + 8, ipco.at + ipco.size).length;
+  if (file[ipma.at + 8] !== 0 || file.readUInt32BE(ipma.at + 12) !== 1) {
+    throw new Error('expected ipma version 0 with one entry');
+  }
+  const irot = Buffer.from([0, 0, 0, 9, ...Buffer.from('irot'), turns]);
+  const ipcoEnd = ipco.at + ipco.size;
+  const ipmaEnd = ipma.at + ipma.size;
+  const out = Buffer.concat([
+    file.subarray(0, ipcoEnd),
+    irot,
+    file.subarray(ipcoEnd, ipmaEnd),
+    Buffer.from([0x80 | (properties + 1)]), // essential, the new property (1-based)
+    file.subarray(ipmaEnd),
+  ]);
+  const grow = (at: number, by: number) => out.writeUInt32BE(out.readUInt32BE(at) + by, at);
+  grow(meta.at, 10);
+  grow(iprp.at, 10);
+  grow(ipco.at, 9);
+  grow(ipma.at + 9, 1); // ipma itself, now 9 bytes further
+  out[ipma.at + 9 + 18] = out[ipma.at + 9 + 18]! + 1; // item 1's association count
+  // iloc (version 0, 4-byte offsets): every item's base offset moves with the data.
+  const at = iloc.at;
+  if (out[at + 8] !== 0 || out[at + 12] !== 0x44 || out[at + 13] !== 0x40) {
+    throw new Error('expected iloc version 0 with 4-byte offsets');
+  }
+  let item = at + 16;
+  for (let n = out.readUInt16BE(at + 14); n > 0; n--) {
+    grow(item + 4, 10);
+    const extents = out.readUInt16BE(item + 8);
+    item += 10 + extents * 8;
+  }
+  return out;
+}
