@@ -115,19 +115,9 @@ export async function thumbnailSync(ctx: BenchContext): Promise<CaseResult> {
 /** The thumbnailer's peak memory for a 50 MP image, running alone as Lambda would run it. */
 export async function thumbnailMemory(ctx: BenchContext): Promise<CaseResult> {
   const big = await photo(8660, 5774);
-  const created = await call<{ resource: { id: string } }>(filesUrl(ctx.company), {
-    method: 'POST',
-    headers: bearer(ctx.token),
-  });
-  const fileId = created.body.resource.id;
-  // Uploaded in chunks (it is larger than one request): the stack's own thumbnailer takes the
-  // first event; the measured process then runs the same revision again.
-  const chunks = splitChunks(big, 4 * MiB);
-  await sendChunks(
-    { ...ctx, fileId, bytes: big, chunks, naming: 'twake', filename: 'big.jpg' },
-    chunks.map((_, i) => i + 1),
-    4,
-  );
+  // The stack's own thumbnailer takes the first event; the measured process then runs the
+  // same revision again.
+  const fileId = await uploadInChunks(ctx, big, 'big.jpg');
   const run = await thumbnailerAlone(ctx, fileId);
   if (run.status !== 'done') throw new Error('the measured thumbnailer did not finish');
   const inputMiB = round(big.length / MiB, 1);
@@ -146,6 +136,22 @@ export async function thumbnailMemory(ctx: BenchContext): Promise<CaseResult> {
       target_peak_mib: 400,
     },
   };
+}
+
+/** A file larger than one request, uploaded in 4 MiB chunks, 4 at once; its id. */
+async function uploadInChunks(ctx: BenchContext, bytes: Buffer, filename: string) {
+  const created = await call<{ resource: { id: string } }>(filesUrl(ctx.company), {
+    method: 'POST',
+    headers: bearer(ctx.token),
+  });
+  const fileId = created.body.resource.id;
+  const chunks = splitChunks(bytes, 4 * MiB);
+  await sendChunks(
+    { ...ctx, fileId, bytes, chunks, naming: 'twake', filename },
+    chunks.map((_, i) => i + 1),
+    4,
+  );
+  return fileId;
 }
 
 /**
@@ -263,17 +269,7 @@ export async function heicThumbnail(ctx: BenchContext): Promise<CaseResult> {
   const jpeg = await photo(4000, 3000);
   const heicBytes = await heic(jpeg, 80);
   const thumbnailOf = async (bytes: Buffer, filename: string) => {
-    const created = await call<{ resource: { id: string } }>(filesUrl(ctx.company), {
-      method: 'POST',
-      headers: bearer(ctx.token),
-    });
-    const fileId = created.body.resource.id;
-    const chunks = splitChunks(bytes, 4 * MiB);
-    await sendChunks(
-      { ...ctx, fileId, bytes, chunks, naming: 'twake', filename },
-      chunks.map((_, i) => i + 1),
-      4,
-    );
+    const fileId = await uploadInChunks(ctx, bytes, filename);
     const run = await thumbnailerAlone(ctx, fileId, { children: true });
     if (run.status !== 'done')
       throw new Error(`${filename}: the thumbnailer ended ${String(run.status)}`);
