@@ -21,7 +21,14 @@ import { bearer, newCompanyId, tokenFor } from '../helpers/principals';
 type Resource = {
   id: string;
   metadata: { thumbnails_status: string } | null;
-  thumbnails: { index: number; type: string; width: number; height: number }[];
+  thumbnails: {
+    index: number;
+    type: string;
+    width: number;
+    height: number;
+    thumbhash?: string;
+    blurhash?: string;
+  }[];
 };
 
 const company = newCompanyId();
@@ -77,6 +84,11 @@ test.each([
       expect(thumbnail.height).toBeLessThanOrEqual(400);
       expect(Math.max(thumbnail.width / 600, thumbnail.height / 400)).toBeCloseTo(1, 2);
     }
+    // The first page's placeholders, as every kind's first thumbnail has.
+    expect(resource.thumbnails[0]?.blurhash).toHaveLength(28);
+    expect(
+      Buffer.from(resource.thumbnails[0]?.thumbhash ?? '', 'base64').byteLength,
+    ).toBeGreaterThan(4);
   },
 );
 
