@@ -29,7 +29,6 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { readBody } from './read-body.mts';
 
 const require = createRequire(import.meta.url);
@@ -441,17 +440,6 @@ function send(response: ServerResponse, reply: Reply): void {
   response.end(body);
 }
 
-/**
- * A refusal sent once the request's body is read: answered before it, Node's server closes
- * the connection while the client is still writing the body, and the client meets EPIPE
- * instead of the refusal.
- */
-async function refuse(request: IncomingMessage, response: ServerResponse, reply: Reply) {
-  request.resume();
-  await finished(request).catch(() => undefined);
-  send(response, reply);
-}
-
 const s3rver = server.callback();
 
 /**
@@ -493,8 +481,8 @@ async function uploadPart(
   const sent = CHECKSUM_NAMES.filter((sum) => request.headers[CHECKSUMS[sum].header] !== undefined);
   const algorithm = await algorithmOf(folder);
   if (algorithm && !sent.includes(algorithm)) {
-    await refuse(
-      request,
+    request.resume();
+    send(
       response,
       error(
         400,
@@ -546,7 +534,8 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
   const url = new URL(request.url ?? '/', 'http://127.0.0.1');
   const refused = request.method === 'OPTIONS' ? undefined : await checkPresigned(request, url);
   if (refused) {
-    await refuse(request, response, refused);
+    request.resume();
+    send(response, refused);
     return;
   }
   const uploadId = url.searchParams.get('uploadId');
@@ -565,7 +554,8 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
   const key = decodeURIComponent(keyParts.join('/'));
   const folder = await openUpload(decodeURIComponent(bucketName), key, uploadId);
   if (!folder) {
-    await refuse(request, response, noSuchUpload(uploadId));
+    request.resume();
+    send(response, noSuchUpload(uploadId));
     return;
   }
   switch (request.method) {
@@ -579,8 +569,8 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
     case 'PUT': {
       const part = Number(url.searchParams.get('partNumber'));
       if (!Number.isInteger(part) || part < 1 || part > MAX_PART_NUMBER) {
-        await refuse(
-          request,
+        request.resume();
+        send(
           response,
           error(
             400,

@@ -316,8 +316,10 @@ describe('an upload created with a checksum algorithm, as S3 keeps one', () => {
     );
     const upload = { Bucket, Key, UploadId: UploadId! };
     const bodies = [Buffer.alloc(5 * MiB, 1), Buffer.alloc(1000, 2)];
+    // (A small body: a large one may still be on its way when the refusal closes the
+    // connection, and the SDK then meets EPIPE instead of the answer.)
     expect(
-      await refusal(s3.send(new UploadPartCommand({ ...upload, PartNumber: 1, Body: bodies[0] }))),
+      await refusal(s3.send(new UploadPartCommand({ ...upload, PartNumber: 1, Body: bodies[1] }))),
     ).toEqual({ code: 'InvalidRequest', status: 400 });
     const sums = await Promise.all(bodies.map(crc32c));
     const parts = [];
